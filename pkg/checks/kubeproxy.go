@@ -1,0 +1,318 @@
+package checks
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+)
+
+const (
+	// MinMaxPerCore is the FAQ's floor for conntrack.maxPerCore (the ACK default).
+	MinMaxPerCore = 65536
+	// MaxUDPTimeout is the IPVS UDP timeout the FAQ recommends.
+	MaxUDPTimeout = 10 * time.Second
+)
+
+// SchedulerModuleCutoff: nodes created before it may run an image without
+// the kernel modules of non-default IPVS schedulers.
+var SchedulerModuleCutoff = time.Date(2022, time.October, 1, 0, 0, 0, 0, time.UTC)
+
+func restartKubeProxy(name string) string {
+	return "kubectl -n kube-system delete pod -l k8s-app=" + name
+}
+
+// kubeProxyConfigs returns the readable kube-proxy configs in a fixed order.
+func kubeProxyConfigs(e *Env) ([]*KubeProxyConf, *Result) {
+	if e.WorkerKubeProxy() == nil {
+		r := Skip("cannot read kube-system/%s: %s", cluster.CMKubeProxyWorker, readReason(e, cluster.CMKubeProxyWorker))
+		return nil, &r
+	}
+	out := []*KubeProxyConf{e.WorkerKubeProxy()}
+	if m := e.KubeProxy[cluster.CMKubeProxyMaster]; m != nil {
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func kubeProxyConfigCheck(e *Env) Result {
+	confs, r := kubeProxyConfigs(e)
+	if r != nil {
+		return *r
+	}
+	var findings []Finding
+	for _, kp := range confs {
+		if kp.Err == nil {
+			continue
+		}
+		msg := kp.Err.Error()
+		var ce *ackconf.KubeProxyConfigError
+		if errors.As(kp.Err, &ce) && ce.Line > 0 {
+			msg = fmt.Sprintf("config.conf line %d: %s", ce.Line, ce.Reason)
+		}
+		findings = append(findings, Finding{
+			Object:      "kube-system/ConfigMap/" + kp.Name,
+			Message:     msg + "; kube-proxy refuses to start with this config",
+			Remediation: "kubectl -n kube-system edit configmap " + kp.Name + " and fix config.conf, then " + restartKubeProxy(kp.Name),
+		})
+	}
+	if len(findings) > 0 {
+		return WithFindings(StatusFail, "kube-proxy config does not load", findings)
+	}
+	names := []string{}
+	for _, kp := range confs {
+		if kp.FromFlags {
+			names = append(names, kp.Name+" (flags, no config.conf)")
+		} else {
+			names = append(names, kp.Name)
+		}
+	}
+	return Pass("config.conf decodes strictly: %s", strings.Join(names, ", "))
+}
+
+// parsedKubeProxy returns configs that parsed; a skip when none did.
+func parsedKubeProxy(e *Env) ([]*KubeProxyConf, *Result) {
+	confs, r := kubeProxyConfigs(e)
+	if r != nil {
+		return nil, r
+	}
+	var ok []*KubeProxyConf
+	for _, kp := range confs {
+		if kp.Err == nil {
+			ok = append(ok, kp)
+		}
+	}
+	if len(ok) == 0 {
+		r := Skip("config.conf does not parse (see kubeproxy.config)")
+		return nil, &r
+	}
+	return ok, nil
+}
+
+func conntrackMaxPerCore(e *Env) Result {
+	confs, r := parsedKubeProxy(e)
+	if r != nil {
+		return *r
+	}
+	var findings []Finding
+	for _, kp := range confs {
+		mpc := kp.Summary.MaxPerCore
+		// 0 means "leave the kernel limit alone", which is not a low limit.
+		if mpc == nil || *mpc == 0 || *mpc >= MinMaxPerCore {
+			continue
+		}
+		findings = append(findings, Finding{
+			Object:      "kube-system/ConfigMap/" + kp.Name,
+			Message:     fmt.Sprintf("conntrack.maxPerCore is %d, below %d: the conntrack table fills and packets are dropped", *mpc, MinMaxPerCore),
+			Remediation: fmt.Sprintf("set conntrack.maxPerCore: %d (or more) in config.conf, then %s", MinMaxPerCore, restartKubeProxy(kp.Name)),
+		})
+	}
+	if len(findings) > 0 {
+		return WithFindings(StatusWarn, "conntrack.maxPerCore is low", findings)
+	}
+	return Pass("conntrack.maxPerCore is the default or >= %d", MinMaxPerCore)
+}
+
+func ipvsUDPTimeout(e *Env) Result {
+	confs, r := parsedKubeProxy(e)
+	if r != nil {
+		return *r
+	}
+	var ipvs []*KubeProxyConf
+	for _, kp := range confs {
+		if kp.Summary.Mode == "ipvs" {
+			ipvs = append(ipvs, kp)
+		}
+	}
+	if len(ipvs) == 0 {
+		return NotApplicable("kube-proxy mode is %s", confs[0].Summary.Mode)
+	}
+	udp := udpServices(e)
+	var findings []Finding
+	for _, kp := range ipvs {
+		s := kp.Summary
+		if s.UDPTimeoutSet && s.UDPTimeout <= MaxUDPTimeout {
+			continue
+		}
+		msg := fmt.Sprintf("ipvs.udpTimeout is %s: after a UDP backend goes away, its clients lose packets for up to that long", s.UDPTimeoutHuman)
+		if len(udp) > 0 {
+			msg += fmt.Sprintf("; UDP Services other than DNS that need care before shortening it: %s", strings.Join(udp, ", "))
+		}
+		fix := "set ipvs.udpTimeout: 10s in config.conf, then " + restartKubeProxy(kp.Name)
+		if atLeast, ok := e.kubeAtLeast(1, 18); ok && !atLeast {
+			fix = "kubectl acknet ipvs timeout --set 900,120,10 --all-nodes (this Kubernetes cannot set udpTimeout)"
+		}
+		findings = append(findings, Finding{Object: "kube-system/ConfigMap/" + kp.Name, Message: msg, Remediation: fix})
+	}
+	if len(findings) > 0 {
+		return WithFindings(StatusWarn, "IPVS keeps UDP sessions too long", findings)
+	}
+	return Pass("ipvs.udpTimeout <= %s", MaxUDPTimeout)
+}
+
+// udpServices lists namespace/name of Services with a UDP port other than 53.
+func udpServices(e *Env) []string {
+	var out []string
+	for _, s := range e.S.Services {
+		for _, p := range s.Ports {
+			if p.Protocol == "UDP" && p.Port != 53 {
+				out = append(out, s.Namespace+"/"+s.Name)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	if len(out) > 10 {
+		out = append(out[:10], fmt.Sprintf("and %d more", len(out)-10))
+	}
+	return out
+}
+
+func ipvsScheduler(e *Env) Result {
+	confs, r := parsedKubeProxy(e)
+	if r != nil {
+		return *r
+	}
+	kp := confs[0]
+	if kp.Summary.Mode != "ipvs" {
+		return NotApplicable("kube-proxy mode is %s", kp.Summary.Mode)
+	}
+	sched := kp.Summary.Scheduler
+	if sched == "rr" {
+		return Pass("default IPVS scheduler rr")
+	}
+	fix := "kubectl acknet ipvs modules --scheduler " + sched + " --all-nodes"
+	var old []string
+	for _, n := range e.S.Nodes {
+		if !n.CreationTimestamp.IsZero() && n.CreationTimestamp.Before(SchedulerModuleCutoff) {
+			old = append(old, n.Name)
+		}
+	}
+	if len(old) == 0 {
+		res := Info("non-default IPVS scheduler %s; every node was created after %s", sched, SchedulerModuleCutoff.Format("2006-01"))
+		if e.S.ReadErr(cluster.ReadNodes) != nil {
+			res.Summary = fmt.Sprintf("non-default IPVS scheduler %s; node ages unknown (cannot read nodes)", sched)
+		}
+		res.Findings = []Finding{{Object: "kube-system/ConfigMap/" + kp.Name,
+			Message: "ipvs.scheduler is " + sched + ": every node needs kernel module ip_vs_" + sched, Remediation: fix}}
+		return res
+	}
+	var findings []Finding
+	for _, n := range old {
+		findings = append(findings, Finding{
+			Object:      "node/" + n,
+			Node:        n,
+			Message:     fmt.Sprintf("created before %s, so its image may lack kernel module ip_vs_%s for scheduler %s", SchedulerModuleCutoff.Format("2006-01"), sched, sched),
+			Remediation: "kubectl acknet ipvs modules --scheduler " + sched + " --node " + n + " --apply",
+		})
+	}
+	return WithFindings(StatusWarn, fmt.Sprintf("scheduler %s on %d nodes that may lack its module", sched, len(old)), findings)
+}
+
+func kubeProxyProxier(e *Env) Result {
+	confs, r := parsedKubeProxy(e)
+	if r != nil {
+		return *r
+	}
+	ipvs := false
+	for _, kp := range confs {
+		ipvs = ipvs || kp.Summary.Mode == "ipvs"
+	}
+	if !ipvs {
+		return NotApplicable("kube-proxy mode is %s", confs[0].Summary.Mode)
+	}
+	if e.S.Logs == nil {
+		return Skip("reads kube-proxy logs only with --logs")
+	}
+	if err := e.S.ReadErr(cluster.ReadLogs); err != nil {
+		return Skip("cannot read logs: %s", err.Error())
+	}
+	var pods []string
+	for pod, lines := range e.S.Logs.Lines {
+		for _, l := range lines {
+			low := strings.ToLower(l)
+			if strings.Contains(low, "can't use the ipvs proxier") || strings.Contains(low, "using iptables proxier") {
+				pods = append(pods, pod)
+				break
+			}
+		}
+	}
+	sort.Strings(pods)
+	if len(pods) == 0 {
+		return Pass("no fallback to iptables in the logs of %d pods", e.S.Logs.Read)
+	}
+	var findings []Finding
+	for _, p := range pods {
+		ns, name, _ := strings.Cut(p, "/")
+		node := ""
+		for _, sp := range e.S.Pods.SystemPods {
+			if sp.Namespace == ns && sp.Name == name {
+				node = sp.Node
+			}
+		}
+		findings = append(findings, Finding{
+			Object:      ns + "/Pod/" + name,
+			Node:        node,
+			Message:     "kube-proxy cannot use IPVS (log: " + firstLine(e.S.Logs.Lines[p]) + "): the IPVS modules are missing and it fell back to iptables or exited",
+			Remediation: "kubectl acknet ipvs modules --node " + node + " --apply; or roll the config back and restart the node",
+		})
+	}
+	return WithFindings(StatusFail, fmt.Sprintf("kube-proxy fell back from IPVS on %d pods", len(pods)), findings)
+}
+
+func firstLine(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	l := lines[0]
+	if len(l) > 200 {
+		l = l[:200] + "..."
+	}
+	return l
+}
+
+func masterWorkerDrift(e *Env) Result {
+	w, m := e.KubeProxy[cluster.CMKubeProxyWorker], e.KubeProxy[cluster.CMKubeProxyMaster]
+	if m == nil {
+		if err := e.S.ReadErr(cluster.ConfigMapRead(cluster.CMKubeProxyMaster)); err != nil && err.Reason != "NotFound" {
+			return Skip("cannot read kube-system/%s: %s", cluster.CMKubeProxyMaster, err.Error())
+		}
+		return NotApplicable("no kube-proxy-master (managed cluster)")
+	}
+	if w == nil {
+		return Skip("cannot read kube-system/%s: %s", cluster.CMKubeProxyWorker, readReason(e, cluster.CMKubeProxyWorker))
+	}
+	if w.Err != nil || m.Err != nil {
+		return Skip("config.conf does not parse (see kubeproxy.config)")
+	}
+	ws, ms := w.Summary, m.Summary
+	var diffs []string
+	cmp := func(field, a, b string) {
+		if a != b {
+			diffs = append(diffs, fmt.Sprintf("%s: worker %s, master %s", field, a, b))
+		}
+	}
+	cmp("mode", ws.Mode, ms.Mode)
+	cmp("ipvs.scheduler", ws.Scheduler, ms.Scheduler)
+	cmp("ipvs.udpTimeout", ws.UDPTimeoutHuman, ms.UDPTimeoutHuman)
+	cmp("conntrack.maxPerCore", int32Str(ws.MaxPerCore), int32Str(ms.MaxPerCore))
+	if len(diffs) == 0 {
+		return Pass("kube-proxy-master and kube-proxy-worker agree")
+	}
+	return WithFindings(StatusWarn, "kube-proxy-master and kube-proxy-worker differ", []Finding{{
+		Object:      "kube-system/ConfigMap/" + cluster.CMKubeProxyMaster,
+		Message:     strings.Join(diffs, "; "),
+		Remediation: "make both ConfigMaps agree, then " + restartKubeProxy(cluster.CMKubeProxyMaster) + " and " + restartKubeProxy(cluster.CMKubeProxyWorker),
+	}})
+}
+
+func int32Str(p *int32) string {
+	if p == nil {
+		return "default"
+	}
+	return fmt.Sprint(*p)
+}

@@ -1,0 +1,426 @@
+package checks
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+)
+
+const eniConfigObject = "kube-system/ConfigMap/" + cluster.CMENIConfig
+
+func restartTerway(e *Env) string {
+	app := "terway-eniip"
+	if e.PluginDS != nil {
+		app = e.PluginDS.Name
+		if v := e.PluginDS.Labels["app"]; v != "" {
+			app = v
+		}
+	}
+	return "kubectl -n kube-system delete pod -l app=" + app
+}
+
+// eniConfigUsable checks one eni-config style ConfigMap and returns its
+// findings and the worst status.
+func eniConfigFindings(object string, cfg *ackconf.ENIConfig, needVSwitch bool, noVSwitch Status) (Status, []Finding) {
+	if cfg.ENIConfErr != nil {
+		return StatusFail, []Finding{{
+			Object:      object,
+			Message:     fmt.Sprintf("eni_conf: %v", cfg.ENIConfErr),
+			Remediation: "fix the JSON of eni_conf (kubectl -n kube-system edit configmap " + objectName(object) + "), or restore it from the Terway add-on",
+		}}
+	}
+	if needVSwitch && len(cfg.ENIConf.VSwitchIDs()) == 0 {
+		return noVSwitch, []Finding{{
+			Object:      object,
+			Message:     "eni_conf names no vSwitch (\"vswitches\" is empty or missing): Terway cannot allocate pod IPs",
+			Remediation: `add "vswitches": {"<zone>": ["vsw-..."]} to eni_conf with a vSwitch of each zone the nodes run in`,
+		}}
+	}
+	return StatusPass, nil
+}
+
+func objectName(object string) string {
+	if i := strings.LastIndex(object, "/"); i >= 0 {
+		return object[i+1:]
+	}
+	return object
+}
+
+func terwayENIConfig(e *Env) Result {
+	if r := e.requirePlugin(PluginTerway); r != nil {
+		return *r
+	}
+	if err := e.S.ReadErr(cluster.ConfigMapRead(cluster.CMENIConfig)); err != nil {
+		if err.Reason == "NotFound" {
+			return WithFindings(StatusFail, "eni-config is missing", []Finding{{
+				Object:      eniConfigObject,
+				Message:     "the ConfigMap does not exist; Terway cannot start without it",
+				Remediation: "restore kube-system/eni-config from the Terway add-on (reinstall or upgrade Terway in the ACK console)",
+			}})
+		}
+		return Skip("cannot read %s: %s", eniConfigObject, err.Error())
+	}
+	needVSwitch := e.TerwayMode != TerwayVPC
+	status, findings := eniConfigFindings(eniConfigObject, e.ENIConfig, needVSwitch, StatusFail)
+	if status == StatusPass {
+		if !needVSwitch {
+			return Pass("eni_conf is valid JSON (VPC mode needs no vSwitch)")
+		}
+		return Pass("eni_conf is valid and names vSwitches %s", strings.Join(e.ENIConfig.ENIConf.VSwitchIDs(), ", "))
+	}
+	return WithFindings(status, "eni-config is not usable", findings)
+}
+
+var vswitchIDRe = regexp.MustCompile(`vsw-[0-9a-z]+`)
+
+func terwayVSwitchIPExhausted(e *Env) Result {
+	if r := e.requirePlugin(PluginTerway); r != nil {
+		return *r
+	}
+	if r := e.skipUnless(cluster.ReadEvents); r != nil {
+		return *r
+	}
+	type vsw struct {
+		events  int32
+		pods    map[string]bool
+		logs    int
+		newest  time.Time
+		pending int
+	}
+	by := map[string]*vsw{}
+	get := func(id string) *vsw {
+		if by[id] == nil {
+			by[id] = &vsw{pods: map[string]bool{}}
+		}
+		return by[id]
+	}
+	for _, ev := range eventsMatching(e, cluster.MsgVSwitchIPNotEnough) {
+		ids := vswitchIDRe.FindAllString(ev.Message, -1)
+		if len(ids) == 0 {
+			ids = []string{"(vSwitch not named)"}
+		}
+		for _, id := range uniq(ids) {
+			v := get(id)
+			v.events += ev.Count
+			if ev.Last.After(v.newest) {
+				v.newest = ev.Last
+			}
+			if ev.Kind == "Pod" {
+				key := ev.Namespace + "/" + ev.Name
+				if !v.pods[key] {
+					v.pods[key] = true
+					if st, ok := e.S.Pods.Tracked[key]; ok && !st.Running {
+						v.pending++
+					}
+				}
+			}
+		}
+	}
+	logNote := "Terway logs not read (use --logs)"
+	if e.S.Logs != nil {
+		logNote = fmt.Sprintf("Terway logs of %d pods read", e.S.Logs.Read)
+		for _, lines := range e.S.Logs.Lines {
+			for _, l := range lines {
+				if !strings.Contains(l, cluster.MsgVSwitchIPNotEnough) {
+					continue
+				}
+				ids := vswitchIDRe.FindAllString(l, -1)
+				if len(ids) == 0 {
+					ids = []string{"(vSwitch not named)"}
+				}
+				for _, id := range uniq(ids) {
+					get(id).logs++
+				}
+			}
+		}
+	}
+	if len(by) == 0 {
+		return Pass("no %s in events; %s", cluster.MsgVSwitchIPNotEnough, logNote)
+	}
+	ids := make([]string, 0, len(by))
+	for id := range by {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var findings []Finding
+	for _, id := range ids {
+		v := by[id]
+		msg := fmt.Sprintf("vSwitch %s has no free IPs: %d events for %d pods (%d still not running)", id, v.events, len(v.pods), v.pending)
+		if v.logs > 0 {
+			msg += fmt.Sprintf(", %d Terway log lines", v.logs)
+		}
+		if !v.newest.IsZero() {
+			msg += ", newest " + v.newest.UTC().Format(time.RFC3339)
+		}
+		findings = append(findings, Finding{
+			Object:      "vswitch/" + id,
+			Message:     msg,
+			Remediation: "create a vSwitch in the same zone (prefix /19 or shorter, >= 8192 addresses), add it to \"vswitches\" in eni_conf of kube-system/eni-config, then " + restartTerway(e),
+		})
+	}
+	return WithFindings(StatusFail, fmt.Sprintf("%d vSwitches out of IPs", len(ids)), findings)
+}
+
+func uniq(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// terwayConfig returns the parsed eni-config of a Terway cluster, or why not.
+func terwayConfig(e *Env) (*ackconf.ENIConfig, *Result) {
+	if r := e.requirePlugin(PluginTerway); r != nil {
+		return nil, r
+	}
+	if err := e.S.ReadErr(cluster.ConfigMapRead(cluster.CMENIConfig)); err != nil {
+		r := Skip("cannot read %s: %s", eniConfigObject, err.Error())
+		return nil, &r
+	}
+	if e.ENIConfig == nil {
+		r := Skip("%s was not read", eniConfigObject)
+		return nil, &r
+	}
+	return e.ENIConfig, nil
+}
+
+func terwayInClusterLB(e *Env) Result {
+	cfg, r := terwayConfig(e)
+	if r != nil {
+		return *r
+	}
+	vt := cfg.VirtualType()
+	if vt != ackconf.VirtualTypeIPVlan && vt != ackconf.VirtualTypeDatapathV2 {
+		if vt == "" {
+			vt = "none"
+		}
+		return NotApplicable("acceleration is %s, not IPvlan or DataPathV2", vt)
+	}
+	fix := `add in_cluster_loadbalance: "true" to the data of kube-system/eni-config, beside eni_conf; then ` + restartTerway(e) + `; the policy container log then shows enable-in-cluster-loadbalance=true`
+	if cfg.ENIConf != nil && cfg.ENIConf.HasKey(ackconf.KeyInClusterLB) {
+		return WithFindings(StatusFail, "in_cluster_loadbalance is inside eni_conf, where Terway never reads it", []Finding{{
+			Object:      eniConfigObject,
+			Message:     "in_cluster_loadbalance is a key of the eni_conf JSON; it must be a sibling of eni_conf in the ConfigMap data",
+			Remediation: "remove it from eni_conf and " + fix,
+		}})
+	}
+	if cfg.InClusterLBEnabled() {
+		return Pass("in_cluster_loadbalance is \"true\" (%s)", vt)
+	}
+	observed := "missing"
+	if cfg.InClusterLoadBalancePresent {
+		observed = fmt.Sprintf("%q", cfg.InClusterLoadBalance)
+	}
+	return WithFindings(StatusWarn, "in-cluster load balancing is off", []Finding{{
+		Object:      eniConfigObject,
+		Message:     fmt.Sprintf("mode %s and in_cluster_loadbalance is %s: traffic from pods to ExternalIP/LoadBalancer addresses is not short-circuited inside the cluster", vt, observed),
+		Remediation: fix,
+	}})
+}
+
+func terwayNetworkPolicy(e *Env) Result {
+	cfg, r := terwayConfig(e)
+	if r != nil {
+		return *r
+	}
+	if cfg.NetworkPolicyDisabled() {
+		return Info("network policy is disabled (disable_network_policy: \"true\")")
+	}
+	return Result{Status: StatusInfo, Summary: "network policy is enabled", Findings: []Finding{{
+		Object:      eniConfigObject,
+		Message:     fmt.Sprintf("disable_network_policy is %q: network policy can delay pod network readiness after start", cfg.DisableNetworkPolicy),
+		Remediation: `if the cluster uses no NetworkPolicy: set disable_network_policy: "true" in kube-system/eni-config, upgrade Terway, then ` + restartTerway(e),
+	}}}
+}
+
+func terwayDynamicConfig(e *Env) Result {
+	if r := e.requirePlugin(PluginTerway); r != nil {
+		return *r
+	}
+	if r := e.skipUnless(cluster.ReadNodes); r != nil {
+		return *r
+	}
+	users := map[string][]string{}
+	for _, n := range e.S.Nodes {
+		if name := n.Labels[cluster.LabelTerwayConfig]; name != "" {
+			users[name] = append(users[name], n.Name)
+		}
+	}
+	if len(users) == 0 {
+		return NotApplicable("no node carries the %s label", cluster.LabelTerwayConfig)
+	}
+	names := make([]string, 0, len(users))
+	for n := range users {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	worst := StatusPass
+	var findings []Finding
+	for _, name := range names {
+		object := "kube-system/ConfigMap/" + name
+		nodes := users[name]
+		nodeNote := fmt.Sprintf(" (used by %d nodes, e.g. %s)", len(nodes), nodes[0])
+		data, err := e.S.ConfigMap(name)
+		if err != nil {
+			if err.Reason != "NotFound" {
+				return Skip("cannot read %s: %s", object, err.Error())
+			}
+			worst = StatusFail
+			findings = append(findings, Finding{Object: object, Node: nodes[0],
+				Message:     "the ConfigMap named by label " + cluster.LabelTerwayConfig + " does not exist" + nodeNote,
+				Remediation: "create kube-system/" + name + " with an eni_conf for these nodes, or remove the label from them"})
+			continue
+		}
+		status, fs := eniConfigFindings(object, ackconf.ParseENIConfig(data), true, StatusWarn)
+		for i := range fs {
+			fs[i].Message += nodeNote
+			fs[i].Node = nodes[0]
+		}
+		if status.Rank() > worst.Rank() {
+			worst = status
+		}
+		findings = append(findings, fs...)
+	}
+	if worst == StatusPass {
+		return Pass("%d dynamic configs, all valid", len(names))
+	}
+	return WithFindings(worst, "dynamic Terway configs are broken", findings)
+}
+
+func terwayEIPPool(e *Env) Result {
+	cfg, r := terwayConfig(e)
+	if r != nil {
+		return *r
+	}
+	if cfg.ENIConf == nil {
+		return Skip("eni_conf does not parse (see terway.eni-config)")
+	}
+	if !cfg.ENIConf.EIPPoolEnabled() {
+		return Pass("the EIP pool is not enabled")
+	}
+	return WithFindings(StatusWarn, "the deprecated EIP pool is enabled", []Finding{{
+		Object:      eniConfigObject,
+		Message:     `eni_conf sets "enable_eip_pool": "true": Terway upgrades fail with "eip pool is not supported"`,
+		Remediation: "migrate EIPs to ack-extend-network-controller before upgrading Terway",
+	}})
+}
+
+// MacNotFoundGrace is how long "can't found dev by mac" is considered a
+// transient state (the NIC is loaded asynchronously).
+const MacNotFoundGrace = 5 * time.Minute
+
+func terwayMacNotFound(e *Env) Result {
+	if r := e.requirePlugin(PluginTerway); r != nil {
+		return *r
+	}
+	if r := e.skipUnless(cluster.ReadEvents, cluster.ReadPods); r != nil {
+		return *r
+	}
+	first := map[string]cluster.Event{}
+	for _, ev := range eventsMatching(e, cluster.MsgMacNotFound) {
+		if ev.Kind != "Pod" {
+			continue
+		}
+		key := ev.Namespace + "/" + ev.Name
+		if old, ok := first[key]; !ok || ev.First.Before(old.First) {
+			first[key] = ev
+		}
+	}
+	if len(first) == 0 {
+		return Pass("no %q events", cluster.MsgMacNotFound)
+	}
+	keys := make([]string, 0, len(first))
+	for k := range first {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var findings []Finding
+	transient := 0
+	for _, key := range keys {
+		ev := first[key]
+		st, ok := e.S.Pods.Tracked[key]
+		if !ok || st.Running {
+			continue // gone or recovered
+		}
+		age := e.S.Now.Sub(ev.First)
+		if age < MacNotFoundGrace {
+			transient++
+			continue
+		}
+		node := st.Node
+		findings = append(findings, Finding{
+			Object:      ev.Namespace + "/Pod/" + ev.Name,
+			Node:        node,
+			Message:     fmt.Sprintf("pod is %s %s after the first %q event: the ENI driver did not load on node %s", st.Phase, age.Round(time.Second), cluster.MsgMacNotFound, node),
+			Remediation: "restart the ECS instance of node " + node,
+		})
+	}
+	if len(findings) == 0 {
+		if transient > 0 {
+			return Info("%d pods wait for their NIC (< %s, usually transient)", transient, MacNotFoundGrace)
+		}
+		return Pass("pods with %q events have recovered", cluster.MsgMacNotFound)
+	}
+	return WithFindings(StatusWarn, fmt.Sprintf("%d pods stuck without their NIC", len(findings)), findings)
+}
+
+func terwayHostPort(e *Env) Result {
+	if r := e.requirePlugin(PluginTerway); r != nil {
+		return *r
+	}
+	if r := e.skipUnless(cluster.ReadPods); r != nil {
+		return *r
+	}
+	if e.S.Pods.HostPortCount == 0 {
+		return Pass("no pod declares a hostPort")
+	}
+	var findings []Finding
+	for _, p := range e.S.Pods.HostPort {
+		findings = append(findings, Finding{
+			Object:      p.Namespace + "/Pod/" + p.Name,
+			Node:        p.Node,
+			Message:     "declares hostPort (" + p.Detail + "), which Terway does not support",
+			Remediation: "use a NodePort or LoadBalancer Service; pod IPs are reachable in the VPC directly",
+		})
+	}
+	summary := fmt.Sprintf("%d pods declare a hostPort", e.S.Pods.HostPortCount)
+	if e.S.Pods.HostPortCount > len(findings) {
+		summary += fmt.Sprintf(" (first %d shown)", len(findings))
+	}
+	return WithFindings(StatusWarn, summary, findings)
+}
+
+func terwayPodOutsideVSwitch(e *Env) Result {
+	if r := e.requirePlugin(PluginTerway); r != nil {
+		return *r
+	}
+	if len(e.S.VSwitchCIDRs) == 0 {
+		return Skip("the vSwitch CIDRs are not visible through the Kubernetes API; pass them with --vswitch-cidrs")
+	}
+	if r := e.skipUnless(cluster.ReadPods); r != nil {
+		return *r
+	}
+	if e.S.Pods.OutsideVSwitchCount == 0 {
+		return Pass("every pod IPv4 address lies in a vSwitch CIDR")
+	}
+	var findings []Finding
+	for _, p := range e.S.Pods.OutsideVSwitch {
+		findings = append(findings, Finding{
+			Object:      p.Namespace + "/Pod/" + p.Name,
+			Node:        p.Node,
+			Message:     fmt.Sprintf("pod IP %s lies outside every vSwitch CIDR of Terway: a stale ENI from a previous cluster or an old vSwitch config", p.Detail),
+			Remediation: "kubectl drain " + p.Node + ", detach the stale ENIs of the instance, then add the node back",
+		})
+	}
+	return WithFindings(StatusWarn, fmt.Sprintf("%d pods have IPs outside the vSwitches", e.S.Pods.OutsideVSwitchCount), findings)
+}

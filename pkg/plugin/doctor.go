@@ -1,0 +1,215 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/report"
+)
+
+const doctorExample = `  # Check the cluster of the current context
+  kubectl acknet doctor
+
+  # Only the Flannel checks, as JSON for a pipeline that fails on warnings
+  kubectl acknet doctor --checks 'flannel.*' -o json --fail-on warn
+
+  # Everything but the DNS checks, reading kube-proxy and Terway logs of the last hour
+  kubectl acknet doctor --skip 'dns.*' --logs --since 1h
+
+  # List the checks and what each looks for
+  kubectl acknet doctor --list-checks`
+
+// DoctorOptions are the options of `kubectl acknet doctor`.
+type DoctorOptions struct {
+	genericiooptions.IOStreams
+	Global *GlobalOptions
+
+	Output       string
+	Checks       []string
+	Skip         []string
+	FailOn       string
+	ListChecks   bool
+	Logs         bool
+	Since        time.Duration
+	LogLines     int64
+	ChunkSize    int64
+	VSwitchCIDRs []string
+
+	failOn   checks.Status
+	selected []checks.Check
+	cidrs    []netip.Prefix
+	color    bool
+	client   kubernetes.Interface
+	server   string
+}
+
+func newDoctorCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
+	o := &DoctorOptions{IOStreams: streams, Global: g}
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check the cluster's container network against the ACK FAQ",
+		Long: `doctor reads the cluster once (nodes, pods, Services, DaemonSets, the ACK
+ConfigMaps in kube-system and recent Warning events) and runs every check of
+the catalog against it. It changes nothing.
+
+Each check reports pass, info, warn, fail or skip. A skip says why: the check
+does not apply (a Flannel check on a Terway cluster), or doctor could not read
+what it needs (RBAC, a missing ConfigMap).
+
+Exit codes: 0 when no check is at or above --fail-on, 2 when one is, 1 when
+doctor could not run (no cluster, bad flags).`,
+		Example: doctorExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Output, "output", "o", "table", "Output format: table, json or yaml")
+	f.StringSliceVar(&o.Checks, "checks", nil, "Run only these checks (IDs or globs such as 'flannel.*'; comma-separated or repeated)")
+	f.StringSliceVar(&o.Skip, "skip", nil, "Do not run these checks (IDs or globs)")
+	f.StringVar(&o.FailOn, "fail-on", "fail", "Exit 2 when a check has this status or worse: info, warn or fail")
+	f.BoolVar(&o.ListChecks, "list-checks", false, "List the checks and exit")
+	f.BoolVar(&o.Logs, "logs", false, "Also read kube-proxy and Terway pod logs (one request per pod)")
+	f.DurationVar(&o.Since, "since", time.Hour, "With --logs: how far back to read")
+	f.Int64Var(&o.LogLines, "log-lines", 2000, "With --logs: at most this many lines per pod")
+	f.Int64Var(&o.ChunkSize, "chunk-size", 500, "Page size of LIST requests")
+	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of the vSwitches Terway allocates from (enables terway.pod-outside-vswitch)")
+	return cmd
+}
+
+// Complete fills in what the flags imply.
+func (o *DoctorOptions) Complete() error {
+	var err error
+	if o.ListChecks {
+		return nil
+	}
+	if o.failOn, err = checks.ParseStatus(o.FailOn); err != nil {
+		return usageErr("--fail-on %v", err)
+	}
+	for _, c := range o.VSwitchCIDRs {
+		p, perr := netip.ParsePrefix(strings.TrimSpace(c))
+		if perr != nil {
+			return usageErr("--vswitch-cidrs: %q is not a CIDR", c)
+		}
+		o.cidrs = append(o.cidrs, p.Masked())
+	}
+	o.color = !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
+	cs, cfg, err := o.Global.Clientset()
+	if err != nil {
+		return &ExitCodeError{Code: ExitError, Err: err}
+	}
+	o.client, o.server = cs, cfg.Host
+	return nil
+}
+
+// Validate checks flag combinations.
+func (o *DoctorOptions) Validate() error {
+	if o.ListChecks {
+		return nil
+	}
+	valid := false
+	for _, f := range report.Formats {
+		valid = valid || f == o.Output
+	}
+	if !valid {
+		return usageErr("--output must be one of %s, got %q", strings.Join(report.Formats, ", "), o.Output)
+	}
+	if o.ChunkSize < 1 {
+		return usageErr("--chunk-size must be positive")
+	}
+	var err error
+	if o.selected, err = checks.Select(checks.All(), o.Checks, o.Skip); err != nil {
+		return usageErr("%v", err)
+	}
+	if len(o.selected) == 0 {
+		return usageErr("--checks and --skip leave no check to run")
+	}
+	return nil
+}
+
+func usageErr(format string, args ...any) error {
+	return &ExitCodeError{Code: ExitError, Err: fmt.Errorf(format, args...)}
+}
+
+// Run reads the cluster, runs the checks and prints the report.
+func (o *DoctorOptions) Run(ctx context.Context) error {
+	if o.ListChecks {
+		return o.listChecks()
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	snap, err := cluster.Read(ctx, o.client, cluster.Options{
+		ChunkSize:    o.ChunkSize,
+		Logs:         o.Logs,
+		LogSince:     o.Since,
+		LogLines:     o.LogLines,
+		VSwitchCIDRs: o.cidrs,
+	})
+	if err != nil {
+		return &ExitCodeError{Code: ExitError, Err: o.describeReadError(err)}
+	}
+	env := checks.NewEnv(snap)
+	rep := report.Build(env, o.server, checks.Run(env, o.selected))
+	if err := (report.Printer{Format: o.Output, Color: o.color}).Print(o.Out, rep); err != nil {
+		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("print report: %w", err)}
+	}
+	if rep.Worst().Rank() >= o.failOn.Rank() {
+		return &ExitCodeError{Code: ExitFindings}
+	}
+	return nil
+}
+
+// describeReadError turns a transport failure into one line that names the
+// server and the cause, without client-go's URL noise.
+func (o *DoctorOptions) describeReadError(err error) error {
+	var unreachable *cluster.UnreachableError
+	if !errors.As(err, &unreachable) {
+		return fmt.Errorf("read cluster: %w", err)
+	}
+	cause := unreachable.Err
+	var uerr *url.Error
+	if errors.As(cause, &uerr) {
+		cause = uerr.Err
+	}
+	ctxName := ""
+	if o.Global.ConfigFlags.Context != nil && *o.Global.ConfigFlags.Context != "" {
+		ctxName = " (context " + *o.Global.ConfigFlags.Context + ")"
+	}
+	return fmt.Errorf("cannot reach the API server at %s%s: %v", o.server, ctxName, cause)
+}
+
+func (o *DoctorOptions) listChecks() error {
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CHECK\tSEVERITY\tTITLE")
+	for _, c := range checks.All() {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", c.ID, c.Severity, c.Title)
+	}
+	return w.Flush()
+}

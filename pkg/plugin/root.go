@@ -1,0 +1,99 @@
+// Package plugin holds the cobra commands of kubectl-acknet. Each command
+// has an Options struct with Complete, Validate and Run; flags live here and
+// only here.
+package plugin
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	// Auth plugins (OIDC, exec) that users' kubeconfigs may name.
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+)
+
+// Defaults of the client rate limits: doctor makes a few dozen requests, but
+// node commands fan out over thousands of nodes, and the API server's
+// priority and fairness protects itself anyway.
+const (
+	DefaultQPS   = 50
+	DefaultBurst = 100
+)
+
+// GlobalOptions are the flags every command shares.
+type GlobalOptions struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	QPS         float32
+	Burst       int
+	NoColor     bool
+	// RESTConfigHook lets tests adjust the client config.
+	RESTConfigHook func(*rest.Config)
+}
+
+// RESTConfig builds the client config from the kubeconfig flags, with our
+// rate limits and the protobuf content type for built-in types.
+func (g *GlobalOptions) RESTConfig() (*rest.Config, error) {
+	cfg, err := g.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = g.QPS, g.Burst
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	cfg.UserAgent = "kubectl-acknet/" + Version
+	if g.RESTConfigHook != nil {
+		g.RESTConfigHook(cfg)
+	}
+	return cfg, nil
+}
+
+// Clientset builds a clientset.
+func (g *GlobalOptions) Clientset() (kubernetes.Interface, *rest.Config, error) {
+	cfg, err := g.RESTConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build client: %w", err)
+	}
+	return cs, cfg, nil
+}
+
+// NewRootCmd builds `kubectl acknet`.
+func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	g := &GlobalOptions{ConfigFlags: genericclioptions.NewConfigFlags(true)}
+	return newRootCmd(streams, g)
+}
+
+func newRootCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "kubectl-acknet",
+		Short: "Diagnose and repair container networking on Alibaba Cloud ACK clusters",
+		Long: `kubectl acknet diagnoses the container network of an ACK cluster (Terway or
+Flannel, kube-proxy, CoreDNS) in one read of the cluster, and says for each
+problem which object is wrong and the exact fix.
+
+Start with:
+  kubectl acknet doctor`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Help and usage read "kubectl acknet ...", as users type it.
+		Annotations: map[string]string{
+			cobra.CommandDisplayNameAnnotation: "kubectl acknet",
+		},
+	}
+	flags := cmd.PersistentFlags()
+	g.ConfigFlags.AddFlags(flags)
+	flags.Float32Var(&g.QPS, "qps", DefaultQPS, "Maximum queries per second to the API server")
+	flags.IntVar(&g.Burst, "burst", DefaultBurst, "Maximum burst of queries to the API server")
+	flags.BoolVar(&g.NoColor, "no-color", false, "Never color the output (also NO_COLOR; color is only used on a terminal)")
+
+	cmd.AddCommand(newDoctorCmd(streams, g))
+	cmd.AddCommand(newVersionCmd(streams))
+	return cmd
+}

@@ -1,0 +1,156 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fatih/color"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+	"k8s.io/cli-runtime/pkg/printers"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+)
+
+// Formats doctor can print.
+var Formats = []string{"table", "json", "yaml"}
+
+// Printer writes a report in one format.
+type Printer struct {
+	Format string
+	// Color enables ANSI colors in the table; callers decide from the TTY,
+	// NO_COLOR and --no-color.
+	Color bool
+}
+
+// Print writes the report.
+func (p Printer) Print(w io.Writer, r *DoctorReport) error {
+	switch p.Format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case "yaml":
+		b, err := yaml.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode report as YAML: %w", err)
+		}
+		_, err = w.Write(b)
+		return err
+	case "table", "":
+		return p.table(w, r)
+	}
+	return fmt.Errorf("unknown output format %q (want one of %s)", p.Format, strings.Join(Formats, ", "))
+}
+
+var symbols = map[checks.Status]string{
+	checks.StatusPass: "✔ pass",
+	checks.StatusInfo: "ℹ info",
+	checks.StatusWarn: "⚠ warn",
+	checks.StatusFail: "✖ fail",
+	checks.StatusSkip: "- skip",
+}
+
+func (p Printer) paint(s checks.Status, text string) string {
+	if !p.Color {
+		return text
+	}
+	c := map[checks.Status]*color.Color{
+		checks.StatusPass: color.New(color.FgGreen),
+		checks.StatusInfo: color.New(color.FgCyan),
+		checks.StatusWarn: color.New(color.FgYellow),
+		checks.StatusFail: color.New(color.FgRed, color.Bold),
+		checks.StatusSkip: color.New(color.FgHiBlack),
+	}[s]
+	if c == nil {
+		return text
+	}
+	c.EnableColor()
+	return c.Sprint(text)
+}
+
+// esc strips terminal escape sequences from text that came from the cluster.
+func esc(s string) string { return printers.EscapeTerminal(s) }
+
+func (p Printer) table(w io.Writer, r *DoctorReport) error {
+	c := r.Cluster
+	plugin := c.NetworkPlugin
+	if plugin == "" {
+		plugin = "unknown"
+	}
+	if c.PluginVersion != "" {
+		plugin += " " + c.PluginVersion
+	}
+	if c.TerwayMode != "" {
+		plugin += " (" + c.TerwayMode + ")"
+	}
+	fmt.Fprintf(w, "Cluster %s  Kubernetes %s  network %s  kube-proxy %s  nodes %d  pods %d\n\n",
+		esc(orDash(c.Server)), esc(orDash(c.KubernetesVersion)), esc(plugin), esc(orDash(c.KubeProxyMode)), c.Nodes, c.Pods)
+
+	// The table pads every cell; render to a buffer and trim line ends so
+	// that copied output carries no trailing blanks.
+	var buf bytes.Buffer
+	t := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenColumns: tw.Off},
+				Lines:      tw.LinesNone,
+			},
+		})),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+	)
+	t.Header("STATUS", "CHECK", "SUMMARY")
+	for _, cr := range r.Checks {
+		if err := t.Append(p.paint(cr.Status, symbols[cr.Status]), cr.ID, esc(cr.Summary)); err != nil {
+			return fmt.Errorf("render table: %w", err)
+		}
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("render table: %w", err)
+	}
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+
+	first := true
+	for _, cr := range r.Checks {
+		if cr.Status == checks.StatusPass || cr.Status == checks.StatusSkip || len(cr.Findings) == 0 {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nFindings:")
+			first = false
+		}
+		fmt.Fprintf(w, "\n%s %s\n", p.paint(cr.Status, symbols[cr.Status]), cr.ID)
+		for _, f := range cr.Findings {
+			obj := f.Object
+			if obj == "" {
+				obj = "cluster"
+			}
+			fmt.Fprintf(w, "  %s: %s\n", esc(obj), esc(f.Message))
+			if f.Remediation != "" {
+				fmt.Fprintf(w, "    fix: %s\n", esc(f.Remediation))
+			}
+		}
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "\n%d checks: %d fail, %d warn, %d info, %d pass, %d skip\n",
+		len(r.Checks), s["fail"], s["warn"], s["info"], s["pass"], s["skip"])
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

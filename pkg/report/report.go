@@ -1,0 +1,91 @@
+// Package report turns check outcomes into the DoctorReport document and
+// prints it as a table, JSON or YAML. The JSON/YAML schema is public.
+package report
+
+import (
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+)
+
+// Schema identifiers of the report.
+const (
+	APIVersion = "acknet.kubectl.io/v1alpha1"
+	Kind       = "DoctorReport"
+)
+
+// DoctorReport is the machine-readable result of doctor.
+type DoctorReport struct {
+	Kind       string         `json:"kind"`
+	APIVersion string         `json:"apiVersion"`
+	Cluster    ClusterInfo    `json:"cluster"`
+	Summary    map[string]int `json:"summary"`
+	Checks     []CheckResult  `json:"checks"`
+}
+
+// ClusterInfo is what doctor detected.
+type ClusterInfo struct {
+	Server            string `json:"server,omitempty"`
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	NetworkPlugin     string `json:"networkPlugin,omitempty"`
+	PluginVersion     string `json:"pluginVersion,omitempty"`
+	TerwayMode        string `json:"terwayMode,omitempty"`
+	KubeProxyMode     string `json:"kubeProxyMode,omitempty"`
+	Nodes             int    `json:"nodes"`
+	Pods              int    `json:"pods"`
+}
+
+// CheckResult is one check in the report.
+type CheckResult struct {
+	ID       string           `json:"id"`
+	Title    string           `json:"title"`
+	Status   checks.Status    `json:"status"`
+	Summary  string           `json:"summary"`
+	Findings []checks.Finding `json:"findings"`
+	Docs     string           `json:"docs"`
+}
+
+// Build assembles the report.
+func Build(env *checks.Env, server string, outcomes []checks.Outcome) *DoctorReport {
+	r := &DoctorReport{
+		Kind:       Kind,
+		APIVersion: APIVersion,
+		Cluster: ClusterInfo{
+			Server:            server,
+			KubernetesVersion: env.S.ServerVersion,
+			NetworkPlugin:     env.Plugin,
+			PluginVersion:     env.PluginVersion,
+			TerwayMode:        env.TerwayMode,
+			Nodes:             len(env.S.Nodes),
+			Pods:              env.S.Pods.Total,
+		},
+		Summary: map[string]int{},
+	}
+	if w := env.WorkerKubeProxy(); w != nil && w.Err == nil {
+		r.Cluster.KubeProxyMode = w.Summary.Mode
+	}
+	for _, s := range []checks.Status{checks.StatusPass, checks.StatusInfo, checks.StatusWarn, checks.StatusFail, checks.StatusSkip} {
+		r.Summary[string(s)] = 0
+	}
+	for _, o := range outcomes {
+		findings := o.Result.Findings
+		if findings == nil {
+			findings = []checks.Finding{}
+		}
+		r.Checks = append(r.Checks, CheckResult{
+			ID: o.Check.ID, Title: o.Check.Title, Status: o.Result.Status,
+			Summary: o.Result.Summary, Findings: findings, Docs: o.Check.Docs(),
+		})
+		r.Summary[string(o.Result.Status)]++
+	}
+	return r
+}
+
+// Worst returns the highest-ranked status in the report.
+func (r *DoctorReport) Worst() checks.Status {
+	worst := checks.StatusPass
+	for _, c := range r.Checks {
+		if c.Status.Rank() > worst.Rank() {
+			worst = c.Status
+		}
+	}
+	return worst
+}

@@ -66,7 +66,7 @@ func placeKubeProxyError(text string, err error) *KubeProxyConfigError {
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 		out.Line, _ = strconv.Atoi(m[1])
 		out.Reason = strings.TrimSpace(strings.Replace(msg, m[0], "", 1))
-		out.Reason = strings.TrimPrefix(out.Reason, "yaml: ")
+		out.Reason = strings.TrimSpace(strings.TrimPrefix(out.Reason, "yaml:"))
 		return out
 	}
 	if m := unknownFieldRe.FindStringSubmatch(msg); m != nil {

@@ -69,7 +69,9 @@ type Check struct {
 }
 
 // Docs is where a check is documented.
-func (c Check) Docs() string { return "https://github.com/kubectl-acknet/kubectl-acknet/blob/main/docs/checks.md#" + strings.ReplaceAll(c.ID, ".", "") }
+func (c Check) Docs() string {
+	return "https://github.com/kubectl-acknet/kubectl-acknet/blob/main/docs/checks.md#" + strings.ReplaceAll(c.ID, ".", "")
+}
 
 // Outcome is a check with its result.
 type Outcome struct {
@@ -165,4 +167,15 @@ func NotApplicable(reason string, args ...any) Result {
 // WithFindings returns a result of the given status carrying findings.
 func WithFindings(status Status, summary string, findings []Finding) Result {
 	return Result{Status: status, Summary: summary, Findings: findings}
+}
+
+// count formats "1 pod" / "3 pods".
+func count(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	if strings.HasSuffix(noun, "ch") || strings.HasSuffix(noun, "sh") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -205,11 +205,11 @@ func flannelIPExhausted(e *Env) Result {
 		findings = append(findings, Finding{
 			Object:      "node/" + n,
 			Node:        n,
-			Message:     fmt.Sprintf("%d %q events for %d pods, newest %s", g.count, cluster.MsgNoIPInRange, len(g.pods), g.newest.UTC().Format(time.RFC3339)),
+			Message:     fmt.Sprintf("%s %q for %s, newest %s", count(int(g.count), "event"), cluster.MsgNoIPInRange, count(len(g.pods), "pod"), g.newest.UTC().Format(time.RFC3339)),
 			Remediation: "kubectl acknet flannel gc --node " + n + "; upgrade the cluster to Kubernetes >= 1.20 and Flannel to >= " + FlannelIPAMFixSince.Raw,
 		})
 	}
-	return WithFindings(StatusFail, fmt.Sprintf("pod IP ranges exhausted on %d nodes", len(names)), findings)
+	return WithFindings(StatusFail, "pod IP ranges exhausted on "+count(len(names), "node"), findings)
 }
 
 // usableAddresses of a node pod CIDR for host-local under Flannel: the
@@ -278,5 +278,5 @@ func podCIDRCapacity(e *Env) Result {
 		}
 		return Pass("fullest node %s at %.0f%% of its pod CIDR", fullest, fullestPct)
 	}
-	return WithFindings(worst, fmt.Sprintf("%d nodes at or above 90%% of their pod CIDR", len(findings)), findings)
+	return WithFindings(worst, count(len(findings), "node")+" at or above 90% of their pod CIDR", findings)
 }

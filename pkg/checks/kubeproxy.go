@@ -143,6 +143,9 @@ func ipvsUDPTimeout(e *Env) Result {
 			msg += fmt.Sprintf("; UDP Services other than DNS that need care before shortening it: %s", strings.Join(udp, ", "))
 		}
 		fix := "set ipvs.udpTimeout: 10s in config.conf, then " + restartKubeProxy(kp.Name)
+		if kp.FromFlags {
+			fix = "add --ipvs-udp-timeout=10s to the command of DaemonSet kube-system/" + kp.Name + " (it has no config.conf)"
+		}
 		if atLeast, ok := e.kubeAtLeast(1, 18); ok && !atLeast {
 			fix = "kubectl acknet ipvs timeout --set 900,120,10 --all-nodes (this Kubernetes cannot set udpTimeout)"
 		}
@@ -210,7 +213,7 @@ func ipvsScheduler(e *Env) Result {
 			Remediation: "kubectl acknet ipvs modules --scheduler " + sched + " --node " + n + " --apply",
 		})
 	}
-	return WithFindings(StatusWarn, fmt.Sprintf("scheduler %s on %d nodes that may lack its module", sched, len(old)), findings)
+	return WithFindings(StatusWarn, fmt.Sprintf("scheduler %s on %s that may lack its module", sched, count(len(old), "node")), findings)
 }
 
 func kubeProxyProxier(e *Env) Result {
@@ -261,7 +264,7 @@ func kubeProxyProxier(e *Env) Result {
 			Remediation: "kubectl acknet ipvs modules --node " + node + " --apply; or roll the config back and restart the node",
 		})
 	}
-	return WithFindings(StatusFail, fmt.Sprintf("kube-proxy fell back from IPVS on %d pods", len(pods)), findings)
+	return WithFindings(StatusFail, "kube-proxy fell back from IPVS on "+count(len(pods), "pod"), findings)
 }
 
 func firstLine(lines []string) string {

@@ -48,7 +48,7 @@ func thirdParty(e *Env) Result {
 	if len(findings) == 0 {
 		return Pass("no third-party CNI DaemonSet")
 	}
-	return WithFindings(StatusFail, fmt.Sprintf("%d third-party CNI DaemonSets", len(findings)), findings)
+	return WithFindings(StatusFail, count(len(findings), "third-party CNI DaemonSet"), findings)
 }
 
 const taintNetworkUnavailable = "node.kubernetes.io/network-unavailable"
@@ -90,7 +90,7 @@ func networkUnavailable(e *Env) Result {
 	if len(findings) == 0 {
 		return Pass("no node reports NetworkUnavailable")
 	}
-	return WithFindings(StatusFail, fmt.Sprintf("%d nodes without network", len(findings)), findings)
+	return WithFindings(StatusFail, count(len(findings), "node")+" without network", findings)
 }
 
 func ccmRouteTables(e *Env) Result {
@@ -136,11 +136,11 @@ func ccmRouteTables(e *Env) Result {
 		findings = append(findings, Finding{
 			Object:      k,
 			Node:        node,
-			Message:     fmt.Sprintf("%d route events: %s", g.count, truncate(g.msg, 300)),
+			Message:     fmt.Sprintf("%s: %s", count(int(g.count), "route event"), truncate(g.msg, 300)),
 			Remediation: "configure the cloud-controller-manager for multiple route tables (routeTableIDs in its cloud config), and check that the VPC route table has room for the node's pod CIDR",
 		})
 	}
-	return WithFindings(StatusFail, fmt.Sprintf("pod routes missing for %d objects", len(findings)), findings)
+	return WithFindings(StatusFail, "pod routes missing for "+count(len(findings), "object"), findings)
 }
 
 func truncate(s string, n int) string {

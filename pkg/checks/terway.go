@@ -150,7 +150,7 @@ func terwayVSwitchIPExhausted(e *Env) Result {
 	var findings []Finding
 	for _, id := range ids {
 		v := by[id]
-		msg := fmt.Sprintf("vSwitch %s has no free IPs: %d events for %d pods (%d still not running)", id, v.events, len(v.pods), v.pending)
+		msg := fmt.Sprintf("vSwitch %s has no free IPs: %s for %s (%d still not running)", id, count(int(v.events), "event"), count(len(v.pods), "pod"), v.pending)
 		if v.logs > 0 {
 			msg += fmt.Sprintf(", %d Terway log lines", v.logs)
 		}
@@ -163,7 +163,7 @@ func terwayVSwitchIPExhausted(e *Env) Result {
 			Remediation: "create a vSwitch in the same zone (prefix /19 or shorter, >= 8192 addresses), add it to \"vswitches\" in eni_conf of kube-system/eni-config, then " + restartTerway(e),
 		})
 	}
-	return WithFindings(StatusFail, fmt.Sprintf("%d vSwitches out of IPs", len(ids)), findings)
+	return WithFindings(StatusFail, count(len(ids), "vSwitch")+" out of IPs", findings)
 }
 
 func uniq(in []string) []string {
@@ -269,7 +269,7 @@ func terwayDynamicConfig(e *Env) Result {
 	for _, name := range names {
 		object := "kube-system/ConfigMap/" + name
 		nodes := users[name]
-		nodeNote := fmt.Sprintf(" (used by %d nodes, e.g. %s)", len(nodes), nodes[0])
+		nodeNote := fmt.Sprintf(" (used by %s, e.g. %s)", count(len(nodes), "node"), nodes[0])
 		data, err := e.S.ConfigMap(name)
 		if err != nil {
 			if err.Reason != "NotFound" {
@@ -292,7 +292,7 @@ func terwayDynamicConfig(e *Env) Result {
 		findings = append(findings, fs...)
 	}
 	if worst == StatusPass {
-		return Pass("%d dynamic configs, all valid", len(names))
+		return Pass("%s, all valid", count(len(names), "dynamic config"))
 	}
 	return WithFindings(worst, "dynamic Terway configs are broken", findings)
 }
@@ -367,11 +367,11 @@ func terwayMacNotFound(e *Env) Result {
 	}
 	if len(findings) == 0 {
 		if transient > 0 {
-			return Info("%d pods wait for their NIC (< %s, usually transient)", transient, MacNotFoundGrace)
+			return Info("%s wait for their NIC (< %s, usually transient)", count(transient, "pod"), MacNotFoundGrace)
 		}
 		return Pass("pods with %q events have recovered", cluster.MsgMacNotFound)
 	}
-	return WithFindings(StatusWarn, fmt.Sprintf("%d pods stuck without their NIC", len(findings)), findings)
+	return WithFindings(StatusWarn, count(len(findings), "pod")+" stuck without their NIC", findings)
 }
 
 func terwayHostPort(e *Env) Result {
@@ -393,7 +393,7 @@ func terwayHostPort(e *Env) Result {
 			Remediation: "use a NodePort or LoadBalancer Service; pod IPs are reachable in the VPC directly",
 		})
 	}
-	summary := fmt.Sprintf("%d pods declare a hostPort", e.S.Pods.HostPortCount)
+	summary := count(e.S.Pods.HostPortCount, "pod") + " with a hostPort"
 	if e.S.Pods.HostPortCount > len(findings) {
 		summary += fmt.Sprintf(" (first %d shown)", len(findings))
 	}
@@ -422,5 +422,5 @@ func terwayPodOutsideVSwitch(e *Env) Result {
 			Remediation: "kubectl drain " + p.Node + ", detach the stale ENIs of the instance, then add the node back",
 		})
 	}
-	return WithFindings(StatusWarn, fmt.Sprintf("%d pods have IPs outside the vSwitches", e.S.Pods.OutsideVSwitchCount), findings)
+	return WithFindings(StatusWarn, count(e.S.Pods.OutsideVSwitchCount, "pod")+" with IPs outside the vSwitches", findings)
 }

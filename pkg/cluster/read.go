@@ -295,7 +295,7 @@ func (r *reader) readDaemonSets(ctx context.Context) {
 			return "", err
 		}
 		for i := range l.Items {
-			out = append(out, compactDaemonSet(&l.Items[i]))
+			out = append(out, CompactDaemonSet(&l.Items[i]))
 		}
 		return l.Continue, nil
 	}, func() { out = nil })
@@ -308,7 +308,8 @@ func (r *reader) readDaemonSets(ctx context.Context) {
 	r.mu.Unlock()
 }
 
-func compactDaemonSet(ds *appsv1.DaemonSet) DaemonSet {
+// CompactDaemonSet keeps the part of a DaemonSet that the checks read.
+func CompactDaemonSet(ds *appsv1.DaemonSet) DaemonSet {
 	out := DaemonSet{Namespace: ds.Namespace, Name: ds.Name, Labels: ds.Labels,
 		Desired: ds.Status.DesiredNumberScheduled, Ready: ds.Status.NumberReady}
 	if out.Labels == nil {

@@ -1,0 +1,155 @@
+package checks
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+)
+
+// testNow is the clock of every test snapshot.
+var testNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+
+// snap builds test snapshots fluently: snapshot().terway(...).cm(...).s
+type snapB struct{ s *cluster.Snapshot }
+
+func snapshot() *snapB {
+	return &snapB{s: &cluster.Snapshot{
+		Now:           testNow,
+		ServerVersion: "v1.30.7-aliyun.1",
+		KubeMajor:     1,
+		KubeMinor:     30,
+		ConfigMaps:    map[string]map[string]string{},
+		Reads:         map[string]*cluster.ReadError{},
+		Pods:          cluster.PodStats{PodNetworkIPs: map[string]int{}, Tracked: map[string]cluster.PodState{}},
+	}}
+}
+
+func (b *snapB) version(major, minor int) *snapB {
+	b.s.KubeMajor, b.s.KubeMinor = major, minor
+	return b
+}
+
+func (b *snapB) ds(ns, name string, labels map[string]string, containers ...cluster.Container) *snapB {
+	b.s.DaemonSets = append(b.s.DaemonSets, cluster.DaemonSet{Namespace: ns, Name: name, Labels: labels, Containers: containers})
+	return b
+}
+
+// terway adds a Terway DaemonSet of that name and image tag.
+func (b *snapB) terway(name, tag string, args ...string) *snapB {
+	return b.ds("kube-system", name, map[string]string{"app": name},
+		cluster.Container{Name: "terway", Image: "registry-cn-hangzhou.ack.aliyuncs.com/acs/terway:" + tag, Args: args})
+}
+
+func (b *snapB) flannel(tag string) *snapB {
+	return b.ds("kube-system", "kube-flannel-ds", map[string]string{"app": "flannel"},
+		cluster.Container{Name: "kube-flannel", Image: "registry-cn-hangzhou.ack.aliyuncs.com/acs/flannel:" + tag})
+}
+
+// cm adds a kube-system ConfigMap from key, value pairs.
+func (b *snapB) cm(name string, kv ...string) *snapB {
+	data := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		data[kv[i]] = kv[i+1]
+	}
+	b.s.ConfigMaps[name] = data
+	return b
+}
+
+func (b *snapB) readErr(key, reason string) *snapB {
+	b.s.Reads[key] = &cluster.ReadError{Reason: reason, Message: key + " " + reason}
+	return b
+}
+
+func (b *snapB) forbid(key string) *snapB { return b.readErr(key, "Forbidden") }
+
+func (b *snapB) missing(cm string) *snapB {
+	return b.readErr(cluster.ConfigMapRead(cm), "NotFound")
+}
+
+func (b *snapB) node(name string, mods ...func(*cluster.Node)) *snapB {
+	n := cluster.Node{Name: name, Labels: map[string]string{}, CreationTimestamp: testNow.Add(-24 * time.Hour), Ready: true}
+	for _, m := range mods {
+		m(&n)
+	}
+	b.s.Nodes = append(b.s.Nodes, n)
+	return b
+}
+
+func podCIDRs(c ...string) func(*cluster.Node) { return func(n *cluster.Node) { n.PodCIDRs = c } }
+func nodeLabel(k, v string) func(*cluster.Node) {
+	return func(n *cluster.Node) { n.Labels[k] = v }
+}
+func created(t time.Time) func(*cluster.Node) { return func(n *cluster.Node) { n.CreationTimestamp = t } }
+func netUnavailable(n *cluster.Node) {
+	n.NetworkUnavailable = &cluster.Condition{Status: "True", Reason: "NoRouteCreated"}
+}
+func taint(key string) func(*cluster.Node) {
+	return func(n *cluster.Node) {
+		n.Taints = append(n.Taints, corev1.Taint{Key: key, Effect: corev1.TaintEffectNoSchedule})
+	}
+}
+
+func (b *snapB) podIPs(node string, n int) *snapB {
+	b.s.Pods.PodNetworkIPs[node] = n
+	b.s.Pods.Total += n
+	return b
+}
+
+// event adds an event of interest; age is how long ago it first happened.
+func (b *snapB) event(kind, ns, name, msg string, count int32, age time.Duration) *snapB {
+	b.s.Events = append(b.s.Events, cluster.Event{Kind: kind, Namespace: ns, Name: name, Message: msg,
+		Reason: "FailedCreatePodSandBox", Count: count, First: testNow.Add(-age), Last: testNow})
+	return b
+}
+
+func (b *snapB) reasonEvent(kind, name, reason, msg string) *snapB {
+	b.s.Events = append(b.s.Events, cluster.Event{Kind: kind, Name: name, Node: name, Reason: reason, Message: msg, Count: 1, First: testNow, Last: testNow})
+	return b
+}
+
+func (b *snapB) tracked(ns, name, node string, phase corev1.PodPhase) *snapB {
+	b.s.Pods.Tracked[ns+"/"+name] = cluster.PodState{Phase: phase, Node: node, Running: phase == corev1.PodRunning}
+	return b
+}
+
+func (b *snapB) service(ns, name, policy string, ips []string, ports ...corev1.ServicePort) *snapB {
+	b.s.Services = append(b.s.Services, cluster.Service{Namespace: ns, Name: name, IPFamilyPolicy: policy, ClusterIPs: ips, Ports: ports})
+	return b
+}
+
+func (b *snapB) logs(pod string, lines ...string) *snapB {
+	if b.s.Logs == nil {
+		b.s.Logs = &cluster.Logs{Lines: map[string][]string{}}
+	}
+	b.s.Logs.Read++
+	if len(lines) > 0 {
+		b.s.Logs.Lines[pod] = lines
+	}
+	return b
+}
+
+// Common ConfigMap contents.
+const (
+	eniConfOK         = `{"version":"1","vswitches":{"cn-hangzhou-i":["vsw-test0001"]},"ip_stack":"ipv4"}`
+	terwayCNIIPVlan   = `{"cniVersion":"0.4.0","name":"terway","type":"terway","eniip_virtual_type":"IPVlan"}`
+	terwayCNIPlain    = `{"cniVersion":"0.4.0","name":"terway","type":"terway"}`
+	flannelCNIGood    = `{"name":"cb0","cniVersion":"0.3.1","plugins":[{"type":"flannel","delegate":{"hairpinMode":true},"dataDir":"/var/run/cni/flannel","ipam":{"type":"host-local","dataDir":"/var/run/cni/networks"}},{"type":"portmap"}]}`
+	flannelCNINoVer   = `{"name":"cb0","type":"flannel","delegate":{"isDefaultGateway":true}}`
+	flannelGoodTag    = "v0.15.1.22-20a397e6-aliyun"
+	kpHead            = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+	kpIPVSTuned       = kpHead + "mode: ipvs\nipvs:\n  scheduler: rr\n  udpTimeout: 10s\nconntrack:\n  maxPerCore: 65536\n"
+	kpIPVSDefaults    = kpHead + "mode: ipvs\n"
+	kpIptables        = kpHead + "mode: iptables\n"
+	corefileDefault   = ".:53 {\n  kubernetes cluster.local in-addr.arpa ip6.arpa {\n  }\n}\n"
+	corefileTemplated = ".:53 {\n  kubernetes %s in-addr.arpa ip6.arpa {\n  }\n}\n"
+)
+
+func terwayCluster() *snapB {
+	return snapshot().terway("terway-eniip", "v1.16.7").cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIPlain)
+}
+
+func flannelCluster(cni string) *snapB {
+	return snapshot().flannel(flannelGoodTag).cm(cluster.CMFlannel, "cni-conf.json", cni)
+}

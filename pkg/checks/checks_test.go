@@ -1,0 +1,405 @@
+package checks
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+)
+
+// contractIDs are the public check IDs of the catalog. Renaming one breaks
+// users' --checks filters and CI pipelines.
+var contractIDs = []string{
+	"cluster.network-plugin", "cluster.kube-proxy", "cluster.ip-families", "cluster.cluster-domain",
+	"cni.third-party", "flannel.cni-version", "flannel.hairpin", "flannel.ipam-datadir", "flannel.ip-exhausted",
+	"node.pod-cidr-capacity", "node.network-unavailable", "ccm.route-tables", "terway.eni-config",
+	"terway.vswitch-ip-exhausted", "terway.in-cluster-lb", "terway.network-policy", "terway.dynamic-config",
+	"terway.eip-pool", "terway.mac-not-found", "terway.hostport", "terway.pod-outside-vswitch", "kubeproxy.config",
+	"kubeproxy.conntrack-max-per-core", "kubeproxy.ipvs-udp-timeout", "kubeproxy.ipvs-scheduler", "kubeproxy.proxier",
+	"kubeproxy.master-worker-drift", "coredns.cluster-domain", "dns.nodelocal",
+}
+
+func TestCatalogIDsAreTheContract(t *testing.T) {
+	var got []string
+	seen := map[string]bool{}
+	for _, c := range All() {
+		if seen[c.ID] {
+			t.Errorf("duplicate check ID %s", c.ID)
+		}
+		seen[c.ID] = true
+		got = append(got, c.ID)
+	}
+	want := append([]string{}, contractIDs...)
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("check IDs differ from the contract:\n got %v\nwant %v", got, want)
+	}
+}
+
+// Case kinds; every check must have a case of each kind that applies to it.
+const (
+	kTrigger   = "trigger"   // the check reports the problem (or the fact)
+	kPass      = "pass"      // healthy input
+	kNA        = "n/a"       // the check does not concern this cluster
+	kForbidden = "forbidden" // a read it needs was refused
+)
+
+type checkCase struct {
+	id       string
+	kind     string
+	name     string
+	snap     *snapB
+	want     Status
+	contains string // in the summary or a finding
+}
+
+func checkCases() []checkCase {
+	old := time.Date(2021, 6, 1, 0, 0, 0, 0, time.UTC)
+	cases := []checkCase{
+		// cluster.network-plugin
+		{id: "cluster.network-plugin", kind: kTrigger, name: "terway shared ENI with datapathv2",
+			snap: snapshot().terway("terway-eniip", "v1.16.7").cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", `{"type":"terway","eniip_virtual_type":"DataPathV2"}`),
+			want: StatusInfo, contains: "Terway v1.16.7, shared ENI (DaemonSet terway-eniip), node pools may run exclusive ENI, acceleration: datapathv2"},
+		{id: "cluster.network-plugin", kind: kTrigger, name: "legacy terway DS in ENIOnly mode",
+			snap: snapshot().terway("terway", "v1.2.3", "/usr/bin/terwayd", "-daemon-mode", "ENIOnly"), want: StatusInfo, contains: "exclusive ENI"},
+		{id: "cluster.network-plugin", kind: kTrigger, name: "legacy terway DS in VPC mode",
+			snap: snapshot().terway("terway", "v1.0.10"), want: StatusInfo, contains: "VPC"},
+		{id: "cluster.network-plugin", kind: kPass, name: "flannel", snap: snapshot().flannel("v0.15.1.5-11d1c700-aliyun"), want: StatusInfo, contains: "Flannel v0.15.1.5-11d1c700-aliyun"},
+		{id: "cluster.network-plugin", kind: kForbidden, name: "daemonsets forbidden", snap: snapshot().forbid(cluster.ReadDaemonSets), want: StatusSkip, contains: "Forbidden"},
+
+		// cluster.kube-proxy
+		{id: "cluster.kube-proxy", kind: kTrigger, name: "ipvs", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned),
+			want: StatusInfo, contains: "mode ipvs, scheduler rr, udpTimeout 10s, conntrack.maxPerCore 65536"},
+		{id: "cluster.kube-proxy", kind: kPass, name: "flags only", snap: snapshot().cm(cluster.CMKubeProxyWorker, "kubeconfig.conf", "x").
+			ds("kube-system", "kube-proxy-worker", nil, cluster.Container{Name: "kube-proxy-worker", Args: []string{"/usr/local/bin/kube-proxy", "--proxy-mode=ipvs"}}),
+			want: StatusInfo, contains: "mode ipvs, scheduler rr"},
+		{id: "cluster.kube-proxy", kind: kForbidden, name: "configmap forbidden", snap: snapshot().readErr(cluster.ConfigMapRead(cluster.CMKubeProxyWorker), "Forbidden"), want: StatusSkip, contains: "Forbidden"},
+
+		// cluster.ip-families
+		{id: "cluster.ip-families", kind: kTrigger, name: "dual-stack", snap: snapshot().node("a", podCIDRs("10.0.0.0/24", "fd00::/64")).
+			service("default", "web", "RequireDualStack", []string{"10.96.0.10", "fd00:10:96::a"}), want: StatusInfo, contains: "dual-stack: 1/1 nodes have an IPv4 pod CIDR, 1/1 an IPv6 one; 1/1 Services"},
+		{id: "cluster.ip-families", kind: kPass, name: "ipv4", snap: snapshot().node("a", podCIDRs("10.0.0.0/24")), want: StatusInfo, contains: "IPv4:"},
+		{id: "cluster.ip-families", kind: kForbidden, name: "nodes forbidden", snap: snapshot().forbid(cluster.ReadNodes), want: StatusSkip, contains: "Forbidden"},
+
+		// cluster.cluster-domain
+		{id: "cluster.cluster-domain", kind: kTrigger, name: "custom", snap: snapshot().cm(cluster.CMCoreDNS, "Corefile", fmt.Sprintf(corefileTemplated, "mesh.internal")), want: StatusInfo, contains: "mesh.internal"},
+		{id: "cluster.cluster-domain", kind: kPass, name: "default", snap: snapshot().cm(cluster.CMCoreDNS, "Corefile", corefileDefault), want: StatusInfo, contains: "cluster.local"},
+		{id: "cluster.cluster-domain", kind: kForbidden, name: "forbidden", snap: snapshot().readErr(cluster.ConfigMapRead(cluster.CMCoreDNS), "Forbidden"), want: StatusSkip, contains: "Forbidden"},
+
+		// cni.third-party
+		{id: "cni.third-party", kind: kTrigger, name: "calico beside terway", snap: terwayCluster().ds("kube-system", "calico-node", map[string]string{"k8s-app": "calico-node"}), want: StatusFail, contains: "kube-system/DaemonSet/calico-node"},
+		{id: "cni.third-party", kind: kTrigger, name: "cilium by label in its own namespace", snap: snapshot().ds("cilium-system", "agent", map[string]string{"k8s-app": "cilium"}), want: StatusFail, contains: "Cilium"},
+		{id: "cni.third-party", kind: kPass, name: "terway embeds cilium as policy container", snap: snapshot().ds("kube-system", "terway-eniip", map[string]string{"app": "terway-eniip"},
+			cluster.Container{Name: "policy", Image: "registry/acs/terway:v1.16.7"}), want: StatusPass},
+		{id: "cni.third-party", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ReadDaemonSets), want: StatusSkip, contains: "Forbidden"},
+
+		// flannel.cni-version
+		{id: "flannel.cni-version", kind: kTrigger, name: "missing cniVersion", snap: flannelCluster(flannelCNINoVer), want: StatusFail, contains: "has no cniVersion"},
+		{id: "flannel.cni-version", kind: kPass, name: "set", snap: flannelCluster(flannelCNIGood), want: StatusPass, contains: "0.3.1"},
+		{id: "flannel.cni-version", kind: kPass, name: "old kubernetes needs none", snap: flannelCluster(flannelCNINoVer).version(1, 14), want: StatusSkip, contains: "older than 1.16"},
+		{id: "flannel.cni-version", kind: kNA, name: "terway cluster", snap: terwayCluster(), want: StatusSkip, contains: "not applicable"},
+		{id: "flannel.cni-version", kind: kForbidden, name: "configmap forbidden", snap: flannelCluster(flannelCNIGood).readErr(cluster.ConfigMapRead(cluster.CMFlannel), "Forbidden"), want: StatusSkip, contains: "Forbidden"},
+		{id: "flannel.cni-version", kind: kTrigger, name: "broken JSON is a finding", snap: flannelCluster(`{"name":"cb0",`), want: StatusFail, contains: "not valid JSON"},
+
+		// flannel.hairpin
+		{id: "flannel.hairpin", kind: kTrigger, name: "unset", snap: flannelCluster(flannelCNINoVer), want: StatusWarn, contains: "hairpinMode is unset"},
+		{id: "flannel.hairpin", kind: kTrigger, name: "set on a flannel that ignores it", snap: snapshot().flannel("v0.15.1.3-aaaa-aliyun").cm(cluster.CMFlannel, "cni-conf.json", flannelCNIGood), want: StatusWarn, contains: "does not allow loopback"},
+		{id: "flannel.hairpin", kind: kPass, name: "true", snap: flannelCluster(flannelCNIGood), want: StatusPass},
+		{id: "flannel.hairpin", kind: kNA, name: "terway", snap: terwayCluster(), want: StatusSkip, contains: "not applicable"},
+		{id: "flannel.hairpin", kind: kForbidden, name: "daemonsets and configmap forbidden", snap: snapshot().forbid(cluster.ReadDaemonSets), want: StatusSkip, contains: "Forbidden"},
+
+		// flannel.ipam-datadir
+		{id: "flannel.ipam-datadir", kind: kTrigger, name: "old flannel", snap: snapshot().flannel("v0.15.1.5-11d1c700-aliyun").cm(cluster.CMFlannel, "cni-conf.json", flannelCNIGood), want: StatusWarn, contains: "older than v0.15.1.11"},
+		{id: "flannel.ipam-datadir", kind: kTrigger, name: "new flannel, dirs on disk", snap: flannelCluster(flannelCNINoVer), want: StatusWarn, contains: "/var/lib/cni/networks"},
+		{id: "flannel.ipam-datadir", kind: kPass, name: "tmpfs", snap: flannelCluster(flannelCNIGood), want: StatusPass},
+		{id: "flannel.ipam-datadir", kind: kNA, name: "terway", snap: terwayCluster(), want: StatusSkip, contains: "not applicable"},
+		{id: "flannel.ipam-datadir", kind: kForbidden, name: "forbidden", snap: flannelCluster(flannelCNIGood).readErr(cluster.ConfigMapRead(cluster.CMFlannel), "Forbidden"), want: StatusSkip, contains: "Forbidden"},
+
+		// flannel.ip-exhausted
+		{id: "flannel.ip-exhausted", kind: kTrigger, name: "events on one node",
+			snap: flannelCluster(flannelCNIGood).event("Pod", "batch", "job-1", "failed to allocate for range 0: no IP addresses available in range set: 172.20.1.1-172.20.1.254", 7, time.Minute).tracked("batch", "job-1", "node-a", corev1.PodPending),
+			want: StatusFail, contains: "node/node-a"},
+		{id: "flannel.ip-exhausted", kind: kPass, name: "no events", snap: flannelCluster(flannelCNIGood), want: StatusPass},
+		{id: "flannel.ip-exhausted", kind: kNA, name: "terway", snap: terwayCluster(), want: StatusSkip, contains: "not applicable"},
+		{id: "flannel.ip-exhausted", kind: kForbidden, name: "events forbidden", snap: flannelCluster(flannelCNIGood).forbid(cluster.ReadEvents), want: StatusSkip, contains: "cannot read events"},
+
+		// node.pod-cidr-capacity
+		{id: "node.pod-cidr-capacity", kind: kTrigger, name: "full /28", snap: flannelCluster(flannelCNIGood).node("a", podCIDRs("172.20.1.0/28")).podIPs("a", 13), want: StatusFail, contains: "13 of 13"},
+		{id: "node.pod-cidr-capacity", kind: kTrigger, name: "93% of /27", snap: flannelCluster(flannelCNIGood).node("a", podCIDRs("172.20.1.0/27")).podIPs("a", 27), want: StatusWarn, contains: "27 of 29"},
+		{id: "node.pod-cidr-capacity", kind: kPass, name: "roomy", snap: flannelCluster(flannelCNIGood).node("a", podCIDRs("172.20.1.0/24")).podIPs("a", 100), want: StatusPass, contains: "at 40%"},
+		{id: "node.pod-cidr-capacity", kind: kNA, name: "terway", snap: terwayCluster(), want: StatusSkip, contains: "not applicable"},
+		{id: "node.pod-cidr-capacity", kind: kForbidden, name: "pods forbidden", snap: flannelCluster(flannelCNIGood).forbid(cluster.ReadPods), want: StatusSkip, contains: "cannot read pods"},
+
+		// node.network-unavailable
+		{id: "node.network-unavailable", kind: kTrigger, name: "condition", snap: flannelCluster(flannelCNIGood).node("a", netUnavailable), want: StatusFail, contains: "NoRouteCreated"},
+		{id: "node.network-unavailable", kind: kTrigger, name: "taint only", snap: snapshot().node("b", taint("node.kubernetes.io/network-unavailable")), want: StatusFail, contains: "taint"},
+		{id: "node.network-unavailable", kind: kPass, name: "fine", snap: snapshot().node("a", taint("other")), want: StatusPass},
+		{id: "node.network-unavailable", kind: kForbidden, name: "nodes forbidden", snap: snapshot().forbid(cluster.ReadNodes), want: StatusSkip, contains: "Forbidden"},
+
+		// ccm.route-tables
+		{id: "ccm.route-tables", kind: kTrigger, name: "multiple route tables", snap: snapshot().reasonEvent("Node", "node-a", "CreateRouteFailed", "multiple route tables found by vpc id[vpc-1]"), want: StatusFail, contains: "node/node-a"},
+		{id: "ccm.route-tables", kind: kPass, name: "none", snap: snapshot(), want: StatusPass},
+		{id: "ccm.route-tables", kind: kForbidden, name: "events forbidden", snap: snapshot().forbid(cluster.ReadEvents), want: StatusSkip, contains: "Forbidden"},
+
+		// terway.eni-config
+		{id: "terway.eni-config", kind: kTrigger, name: "missing", snap: snapshot().terway("terway-eniip", "v1.16.7").missing(cluster.CMENIConfig), want: StatusFail, contains: "does not exist"},
+		{id: "terway.eni-config", kind: kTrigger, name: "broken JSON", snap: snapshot().terway("terway-eniip", "v1.16.7").cm(cluster.CMENIConfig, "eni_conf", "{\n\"vswitches\": ,\n}"), want: StatusFail, contains: "line 2"},
+		{id: "terway.eni-config", kind: kTrigger, name: "no vswitch", snap: snapshot().terway("terway-eniip", "v1.16.7").cm(cluster.CMENIConfig, "eni_conf", `{"version":"1"}`), want: StatusFail, contains: "names no vSwitch"},
+		{id: "terway.eni-config", kind: kPass, name: "VPC mode needs no vswitch", snap: snapshot().terway("terway", "v1.0.10", "-daemon-mode", "VPC").cm(cluster.CMENIConfig, "eni_conf", `{"version":"1"}`), want: StatusPass},
+		{id: "terway.eni-config", kind: kPass, name: "valid", snap: terwayCluster(), want: StatusPass, contains: "vsw-test0001"},
+		{id: "terway.eni-config", kind: kNA, name: "flannel", snap: flannelCluster(flannelCNIGood), want: StatusSkip, contains: "not applicable"},
+		{id: "terway.eni-config", kind: kForbidden, name: "forbidden", snap: snapshot().terway("terway-eniip", "v1.16.7").readErr(cluster.ConfigMapRead(cluster.CMENIConfig), "Forbidden"), want: StatusSkip, contains: "Forbidden"},
+
+		// terway.vswitch-ip-exhausted
+		{id: "terway.vswitch-ip-exhausted", kind: kTrigger, name: "events name the vswitch",
+			snap: terwayCluster().event("Pod", "shop", "web-1", "InvalidVSwitchId.IpNotEnough: The specified VSwitch \"vsw-abc123\" has not enough IpAddress.", 3, time.Minute).tracked("shop", "web-1", "n1", corev1.PodPending),
+			want: StatusFail, contains: "vswitch/vsw-abc123"},
+		{id: "terway.vswitch-ip-exhausted", kind: kTrigger, name: "only in logs", snap: terwayCluster().logs("kube-system/terway-eniip-x", "alloc failed: InvalidVSwitchId.IpNotEnough vsw-log0001"), want: StatusFail, contains: "1 Terway log lines"},
+		{id: "terway.vswitch-ip-exhausted", kind: kPass, name: "none", snap: terwayCluster(), want: StatusPass},
+		{id: "terway.vswitch-ip-exhausted", kind: kNA, name: "flannel", snap: flannelCluster(flannelCNIGood), want: StatusSkip, contains: "not applicable"},
+		{id: "terway.vswitch-ip-exhausted", kind: kForbidden, name: "events forbidden", snap: terwayCluster().forbid(cluster.ReadEvents), want: StatusSkip, contains: "cannot read events"},
+
+		// terway.in-cluster-lb
+		{id: "terway.in-cluster-lb", kind: kTrigger, name: "ipvlan without it", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan), want: StatusWarn, contains: "missing"},
+		{id: "terway.in-cluster-lb", kind: kTrigger, name: "ipvlan with it inside eni_conf", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", `{"vswitches":{"a":["vsw-1"]},"in_cluster_loadbalance":"true"}`, "10-terway.conf", terwayCNIIPVlan), want: StatusFail, contains: "sibling of eni_conf"},
+		{id: "terway.in-cluster-lb", kind: kTrigger, name: "value True is not true", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan, "in_cluster_loadbalance", "True"), want: StatusWarn, contains: `"True"`},
+		{id: "terway.in-cluster-lb", kind: kPass, name: "set", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan, "in_cluster_loadbalance", "true"), want: StatusPass},
+		{id: "terway.in-cluster-lb", kind: kNA, name: "veth mode", snap: terwayCluster(), want: StatusSkip, contains: "not applicable"},
+		{id: "terway.in-cluster-lb", kind: kForbidden, name: "forbidden", snap: terwayCluster().forbid(cluster.ConfigMapRead(cluster.CMENIConfig)), want: StatusSkip, contains: "Forbidden"},
+
+		// terway.network-policy
+		{id: "terway.network-policy", kind: kTrigger, name: "enabled", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "disable_network_policy", "false"), want: StatusInfo, contains: "enabled"},
+		{id: "terway.network-policy", kind: kPass, name: "disabled", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "disable_network_policy", "true"), want: StatusInfo, contains: "disabled"},
+		{id: "terway.network-policy", kind: kNA, name: "flannel", snap: flannelCluster(flannelCNIGood), want: StatusSkip, contains: "not applicable"},
+		{id: "terway.network-policy", kind: kForbidden, name: "forbidden", snap: terwayCluster().forbid(cluster.ConfigMapRead(cluster.CMENIConfig)), want: StatusSkip, contains: "Forbidden"},
+
+		// terway.dynamic-config
+		{id: "terway.dynamic-config", kind: kTrigger, name: "named configmap missing", snap: terwayCluster().node("n1", nodeLabel("terway-config", "eni-gpu")).missing("eni-gpu"), want: StatusFail, contains: "does not exist"},
+		{id: "terway.dynamic-config", kind: kTrigger, name: "broken JSON", snap: terwayCluster().node("n1", nodeLabel("terway-config", "eni-gpu")).cm("eni-gpu", "eni_conf", "{"), want: StatusFail, contains: "not valid JSON"},
+		{id: "terway.dynamic-config", kind: kTrigger, name: "no vswitch warns", snap: terwayCluster().node("n1", nodeLabel("terway-config", "eni-gpu")).cm("eni-gpu", "eni_conf", `{"security_groups":["sg-1"]}`), want: StatusWarn, contains: "names no vSwitch"},
+		{id: "terway.dynamic-config", kind: kPass, name: "valid", snap: terwayCluster().node("n1", nodeLabel("terway-config", "eni-gpu")).cm("eni-gpu", "eni_conf", eniConfOK), want: StatusPass},
+		{id: "terway.dynamic-config", kind: kNA, name: "no labels", snap: terwayCluster().node("n1"), want: StatusSkip, contains: "not applicable"},
+		{id: "terway.dynamic-config", kind: kForbidden, name: "configmap forbidden", snap: terwayCluster().node("n1", nodeLabel("terway-config", "eni-gpu")).forbid(cluster.ConfigMapRead("eni-gpu")), want: StatusSkip, contains: "Forbidden"},
+
+		// terway.eip-pool
+		{id: "terway.eip-pool", kind: kTrigger, name: "enabled", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", `{"vswitches":{"a":["vsw-1"]},"enable_eip_pool":"true"}`), want: StatusWarn, contains: "eip pool is not supported"},
+		{id: "terway.eip-pool", kind: kPass, name: "off", snap: terwayCluster(), want: StatusPass},
+		{id: "terway.eip-pool", kind: kNA, name: "flannel", snap: flannelCluster(flannelCNIGood), want: StatusSkip, contains: "not applicable"},
+		{id: "terway.eip-pool", kind: kForbidden, name: "forbidden", snap: terwayCluster().forbid(cluster.ConfigMapRead(cluster.CMENIConfig)), want: StatusSkip, contains: "Forbidden"},
+
+		// terway.mac-not-found
+		{id: "terway.mac-not-found", kind: kTrigger, name: "stuck 10 minutes", snap: terwayCluster().event("Pod", "shop", "web-2", "can't found dev by mac 00:16:3e:00:00:01", 4, 10*time.Minute).tracked("shop", "web-2", "n1", corev1.PodPending), want: StatusWarn, contains: "restart the ECS instance of node n1"},
+		{id: "terway.mac-not-found", kind: kPass, name: "young is transient", snap: terwayCluster().event("Pod", "shop", "web-2", "can't found dev by mac 00:16:3e:00:00:01", 1, time.Minute).tracked("shop", "web-2", "n1", corev1.PodPending), want: StatusInfo, contains: "usually transient"},
+		{id: "terway.mac-not-found", kind: kPass, name: "recovered", snap: terwayCluster().event("Pod", "shop", "web-2", "can't found dev by mac 00:16:3e:00:00:01", 1, time.Hour).tracked("shop", "web-2", "n1", corev1.PodRunning), want: StatusPass},
+		{id: "terway.mac-not-found", kind: kNA, name: "flannel", snap: flannelCluster(flannelCNIGood), want: StatusSkip, contains: "not applicable"},
+		{id: "terway.mac-not-found", kind: kForbidden, name: "events forbidden", snap: terwayCluster().forbid(cluster.ReadEvents), want: StatusSkip, contains: "cannot read events"},
+
+		// terway.hostport
+		{id: "terway.hostport", kind: kTrigger, name: "hostPort pod", snap: func() *snapB {
+			b := terwayCluster()
+			b.s.Pods.HostPortCount = 1
+			b.s.Pods.HostPort = []cluster.PodRef{{Namespace: "edge", Name: "gw", Node: "n1", Detail: "envoy 443/TCP"}}
+			return b
+		}(), want: StatusWarn, contains: "edge/Pod/gw"},
+		{id: "terway.hostport", kind: kPass, name: "none", snap: terwayCluster(), want: StatusPass},
+		{id: "terway.hostport", kind: kNA, name: "flannel supports it", snap: flannelCluster(flannelCNIGood), want: StatusSkip, contains: "not applicable"},
+		{id: "terway.hostport", kind: kForbidden, name: "pods forbidden", snap: terwayCluster().forbid(cluster.ReadPods), want: StatusSkip, contains: "cannot read pods"},
+
+		// terway.pod-outside-vswitch
+		{id: "terway.pod-outside-vswitch", kind: kTrigger, name: "stale ENI", snap: func() *snapB {
+			b := terwayCluster()
+			b.s.VSwitchCIDRs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}
+			b.s.Pods.OutsideVSwitchCount = 1
+			b.s.Pods.OutsideVSwitch = []cluster.PodRef{{Namespace: "a", Name: "p", Node: "n1", Detail: "172.16.0.9"}}
+			return b
+		}(), want: StatusWarn, contains: "172.16.0.9"},
+		{id: "terway.pod-outside-vswitch", kind: kPass, name: "all inside", snap: func() *snapB {
+			b := terwayCluster()
+			b.s.VSwitchCIDRs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}
+			return b
+		}(), want: StatusPass},
+		{id: "terway.pod-outside-vswitch", kind: kPass, name: "CIDRs unknown", snap: terwayCluster(), want: StatusSkip, contains: "--vswitch-cidrs"},
+		{id: "terway.pod-outside-vswitch", kind: kNA, name: "flannel", snap: flannelCluster(flannelCNIGood), want: StatusSkip, contains: "not applicable"},
+		{id: "terway.pod-outside-vswitch", kind: kForbidden, name: "pods forbidden", snap: func() *snapB {
+			b := terwayCluster().forbid(cluster.ReadPods)
+			b.s.VSwitchCIDRs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}
+			return b
+		}(), want: StatusSkip, contains: "cannot read pods"},
+
+		// kubeproxy.config
+		{id: "kubeproxy.config", kind: kTrigger, name: "missing space", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"mode:ipvs\nipvs:\n  scheduler: rr\n"), want: StatusFail, contains: "config.conf line"},
+		{id: "kubeproxy.config", kind: kTrigger, name: "master broken", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).cm(cluster.CMKubeProxyMaster, "config.conf", kpHead+"ipvs:\n  udpTimout: 10s\n"), want: StatusFail, contains: "kube-proxy-master"},
+		{id: "kubeproxy.config", kind: kPass, name: "valid", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusPass},
+		{id: "kubeproxy.config", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ConfigMapRead(cluster.CMKubeProxyWorker)), want: StatusSkip, contains: "Forbidden"},
+
+		// kubeproxy.conntrack-max-per-core
+		{id: "kubeproxy.conntrack-max-per-core", kind: kTrigger, name: "low", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"conntrack:\n  maxPerCore: 32768\n"), want: StatusWarn, contains: "32768"},
+		{id: "kubeproxy.conntrack-max-per-core", kind: kPass, name: "ok", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusPass},
+		{id: "kubeproxy.conntrack-max-per-core", kind: kPass, name: "zero leaves the kernel alone", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"conntrack:\n  maxPerCore: 0\n"), want: StatusPass},
+		{id: "kubeproxy.conntrack-max-per-core", kind: kNA, name: "config broken", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", "mode:ipvs"), want: StatusSkip, contains: "does not parse"},
+		{id: "kubeproxy.conntrack-max-per-core", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ConfigMapRead(cluster.CMKubeProxyWorker)), want: StatusSkip, contains: "Forbidden"},
+
+		// kubeproxy.ipvs-udp-timeout
+		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "default 300s lists UDP services", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
+			service("kube-system", "kube-dns", "", []string{"10.96.0.10"}, corev1.ServicePort{Protocol: "UDP", Port: 53}).
+			service("voip", "sip", "", []string{"10.96.0.20"}, corev1.ServicePort{Protocol: "UDP", Port: 5060}), want: StatusWarn, contains: "voip/sip"},
+		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "old kubernetes uses ipvsadm", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults), want: StatusWarn, contains: "kubectl acknet ipvs timeout --set 900,120,10"},
+		{id: "kubeproxy.ipvs-udp-timeout", kind: kPass, name: "10s", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusPass},
+		{id: "kubeproxy.ipvs-udp-timeout", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables), want: StatusSkip, contains: "not applicable"},
+		{id: "kubeproxy.ipvs-udp-timeout", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ConfigMapRead(cluster.CMKubeProxyWorker)), want: StatusSkip, contains: "Forbidden"},
+
+		// kubeproxy.ipvs-scheduler
+		{id: "kubeproxy.ipvs-scheduler", kind: kTrigger, name: "lc on an old node", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"mode: ipvs\nipvs:\n  scheduler: lc\n").node("old-1", created(old)).node("new-1"), want: StatusWarn, contains: "node/old-1"},
+		{id: "kubeproxy.ipvs-scheduler", kind: kTrigger, name: "lc on new nodes", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"mode: ipvs\nipvs:\n  scheduler: lc\n").node("new-1"), want: StatusInfo, contains: "ip_vs_lc"},
+		{id: "kubeproxy.ipvs-scheduler", kind: kPass, name: "rr", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusPass},
+		{id: "kubeproxy.ipvs-scheduler", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables), want: StatusSkip, contains: "not applicable"},
+		{id: "kubeproxy.ipvs-scheduler", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ConfigMapRead(cluster.CMKubeProxyWorker)), want: StatusSkip, contains: "Forbidden"},
+
+		// kubeproxy.proxier
+		{id: "kubeproxy.proxier", kind: kTrigger, name: "fell back", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("kube-system/kube-proxy-worker-abc", `W0501 11:59:01 server_others.go:578] Can't use the IPVS proxier: IPVS proxier will not be used because the following required kernel modules are not loaded: [ip_vs_lc]`), want: StatusFail, contains: "kube-system/Pod/kube-proxy-worker-abc"},
+		{id: "kubeproxy.proxier", kind: kPass, name: "clean logs", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("kube-system/kube-proxy-worker-abc"), want: StatusPass},
+		{id: "kubeproxy.proxier", kind: kPass, name: "no --logs", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusSkip, contains: "--logs"},
+		{id: "kubeproxy.proxier", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables), want: StatusSkip, contains: "not applicable"},
+		{id: "kubeproxy.proxier", kind: kForbidden, name: "logs forbidden", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("x").forbid(cluster.ReadLogs), want: StatusSkip, contains: "Forbidden"},
+
+		// kubeproxy.master-worker-drift
+		{id: "kubeproxy.master-worker-drift", kind: kTrigger, name: "scheduler differs", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).cm(cluster.CMKubeProxyMaster, "config.conf", kpHead+"mode: ipvs\nipvs:\n  scheduler: lc\n  udpTimeout: 10s\nconntrack:\n  maxPerCore: 65536\n"), want: StatusWarn, contains: "ipvs.scheduler: worker rr, master lc"},
+		{id: "kubeproxy.master-worker-drift", kind: kPass, name: "same", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).cm(cluster.CMKubeProxyMaster, "config.conf", kpIPVSTuned), want: StatusPass},
+		{id: "kubeproxy.master-worker-drift", kind: kNA, name: "managed cluster", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).missing(cluster.CMKubeProxyMaster), want: StatusSkip, contains: "not applicable"},
+		{id: "kubeproxy.master-worker-drift", kind: kForbidden, name: "master forbidden", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).forbid(cluster.ConfigMapRead(cluster.CMKubeProxyMaster)), want: StatusSkip, contains: "Forbidden"},
+
+		// coredns.cluster-domain
+		{id: "coredns.cluster-domain", kind: kTrigger, name: "public domain", snap: snapshot().cm(cluster.CMCoreDNS, "Corefile", fmt.Sprintf(corefileTemplated, "example.com")), want: StatusFail, contains: `public suffix "com"`},
+		{id: "coredns.cluster-domain", kind: kTrigger, name: "bare TLD", snap: snapshot().cm(cluster.CMCoreDNS, "Corefile", fmt.Sprintf(corefileTemplated, "io")), want: StatusFail, contains: "overlaps public DNS"},
+		{id: "coredns.cluster-domain", kind: kTrigger, name: "multi-label public suffix", snap: snapshot().cm(cluster.CMCoreDNS, "Corefile", fmt.Sprintf(corefileTemplated, "k8s.com.cn")), want: StatusFail, contains: `"com.cn"`},
+		{id: "coredns.cluster-domain", kind: kTrigger, name: "private custom", snap: snapshot().cm(cluster.CMCoreDNS, "Corefile", fmt.Sprintf(corefileTemplated, "mesh.internal")), want: StatusInfo, contains: "PrivateZone"},
+		{id: "coredns.cluster-domain", kind: kPass, name: "default", snap: snapshot().cm(cluster.CMCoreDNS, "Corefile", corefileDefault), want: StatusPass},
+		{id: "coredns.cluster-domain", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ConfigMapRead(cluster.CMCoreDNS)), want: StatusSkip, contains: "Forbidden"},
+
+		// dns.nodelocal
+		{id: "dns.nodelocal", kind: kTrigger, name: "absent", snap: snapshot(), want: StatusInfo, contains: "not deployed"},
+		{id: "dns.nodelocal", kind: kPass, name: "present", snap: snapshot().ds("kube-system", "node-local-dns", map[string]string{"k8s-app": "node-local-dns"}), want: StatusInfo, contains: "is deployed"},
+		{id: "dns.nodelocal", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ReadDaemonSets), want: StatusSkip, contains: "Forbidden"},
+	}
+	return cases
+}
+
+func TestChecks(t *testing.T) {
+	byID := map[string]Check{}
+	for _, c := range All() {
+		byID[c.ID] = c
+	}
+	for _, tc := range checkCases() {
+		t.Run(tc.id+"/"+tc.kind+"/"+tc.name, func(t *testing.T) {
+			c, ok := byID[tc.id]
+			if !ok {
+				t.Fatalf("no check %s", tc.id)
+			}
+			r := Run(NewEnv(tc.snap.s), []Check{c})[0].Result
+			if r.Status != tc.want {
+				t.Fatalf("status = %s, want %s (summary %q, findings %+v)", r.Status, tc.want, r.Summary, r.Findings)
+			}
+			if tc.contains != "" && !resultContains(r, tc.contains) {
+				t.Errorf("result does not mention %q: summary %q, findings %+v", tc.contains, r.Summary, r.Findings)
+			}
+			if r.Status == StatusFail || r.Status == StatusWarn {
+				if len(r.Findings) == 0 {
+					t.Fatalf("a %s result needs findings", r.Status)
+				}
+				for _, f := range r.Findings {
+					if f.Message == "" || f.Remediation == "" || f.Object == "" {
+						t.Errorf("finding lacks object, message or remediation: %+v", f)
+					}
+				}
+			}
+		})
+	}
+}
+
+func resultContains(r Result, s string) bool {
+	if strings.Contains(r.Summary, s) {
+		return true
+	}
+	for _, f := range r.Findings {
+		if strings.Contains(f.Object, s) || strings.Contains(f.Message, s) || strings.Contains(f.Remediation, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Checks that apply to every cluster have no not-applicable case.
+var alwaysApplicable = map[string]bool{
+	"cluster.network-plugin": true, "cluster.kube-proxy": true, "cluster.ip-families": true, "cluster.cluster-domain": true,
+	"cni.third-party": true, "node.network-unavailable": true, "ccm.route-tables": true, "kubeproxy.config": true,
+	"coredns.cluster-domain": true, "dns.nodelocal": true,
+}
+
+func TestEveryCheckHasEveryKindOfCase(t *testing.T) {
+	kinds := map[string]map[string]bool{}
+	for _, tc := range checkCases() {
+		if kinds[tc.id] == nil {
+			kinds[tc.id] = map[string]bool{}
+		}
+		kinds[tc.id][tc.kind] = true
+	}
+	for _, id := range contractIDs {
+		need := []string{kTrigger, kPass, kForbidden}
+		if !alwaysApplicable[id] {
+			need = append(need, kNA)
+		}
+		for _, k := range need {
+			if !kinds[id][k] {
+				t.Errorf("check %s has no %s case", id, k)
+			}
+		}
+	}
+}
+
+func TestSelect(t *testing.T) {
+	all := All()
+	got, err := Select(all, []string{"flannel.*", "dns.nodelocal"}, []string{"flannel.hairpin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range got {
+		ids = append(ids, c.ID)
+	}
+	want := "flannel.cni-version flannel.ipam-datadir flannel.ip-exhausted dns.nodelocal"
+	if strings.Join(ids, " ") != want {
+		t.Errorf("got %v, want %s", ids, want)
+	}
+	for _, bad := range [][]string{{"flanel.*"}, {"["}} {
+		if _, err := Select(all, bad, nil); err == nil {
+			t.Errorf("Select(%v) should fail", bad)
+		}
+	}
+}
+
+func TestRunTurnsAPanicIntoSkip(t *testing.T) {
+	boom := Check{ID: "test.boom", Run: func(*Env) Result { panic("nil map") }}
+	r := Run(NewEnv(snapshot().s), []Check{boom})[0].Result
+	if r.Status != StatusSkip || !strings.Contains(r.Summary, "nil map") {
+		t.Errorf("got %+v", r)
+	}
+}
+
+func TestPublicOverlap(t *testing.T) {
+	tests := map[string]bool{
+		"cluster.local": false, "mesh.internal": false, "corp": false, "k8s.lan": false,
+		"com": true, "example.com": true, "a.b.example.co.uk": true, "my.company": true, "cn": true,
+	}
+	for d, want := range tests {
+		if got, _ := PublicOverlap(d); got != want {
+			t.Errorf("PublicOverlap(%q) = %t, want %t", d, got, want)
+		}
+	}
+}

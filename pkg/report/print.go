@@ -74,8 +74,21 @@ func (p Printer) paint(s checks.Status, text string) string {
 	return c.Sprint(text)
 }
 
-// esc strips terminal escape sequences from text that came from the cluster.
-func esc(s string) string { return printers.EscapeTerminal(s) }
+// esc neutralizes terminal control sequences in text that came from the
+// cluster (kubectl's escaping, plus the C0 controls it lets through, such as
+// BEL), and folds newlines so a message stays on its line.
+func esc(s string) string {
+	s = printers.EscapeTerminal(s)
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return ' '
+		case r < 0x20 || r == 0x7f:
+			return '?'
+		}
+		return r
+	}, s)
+}
 
 func (p Printer) table(w io.Writer, r *DoctorReport) error {
 	c := r.Cluster

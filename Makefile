@@ -1,0 +1,86 @@
+# kubectl-acknet: build, test, lint and the local demo cluster.
+#
+#   make demo   start a local cluster that looks like a broken ACK cluster and run doctor on it
+#   make test   unit tests, fixture conformance, short fuzzing, and the end-to-end tests
+#               against a real kube-apiserver (builds the pinned rig binaries on first use)
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+PKG     := github.com/kubectl-acknet/kubectl-acknet/pkg/plugin
+LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
+
+TOOLS            := $(CURDIR)/.cache/tools
+GOLANGCI_VERSION := v2.15.0
+GOLANGCI         := $(TOOLS)/golangci-lint
+FUZZTIME         ?= 5s
+FUZZ_TARGETS     := FuzzParseENIConfig FuzzParseFlannelCNI FuzzParseKubeProxyConfig FuzzCorefileClusterDomains FuzzImageVersion
+DEMO_SCENARIO    ?= flannel-broken
+
+.PHONY: all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
+
+all: build
+
+build: ## Build bin/kubectl-acknet with the version stamped
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-acknet ./cmd/kubectl-acknet
+
+test: test-unit test-fuzz test-e2e ## Everything CI runs as tests
+
+test-unit: ## Unit tests and, with ACKNET_FIXTURES set, the fixture conformance suite
+	go test -count=1 ./...
+
+test-fuzz: ## Each parser's fuzz target, briefly
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t ($(FUZZTIME))"; \
+		go test ./pkg/ackconf -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
+	done
+
+test-e2e: rig ## End-to-end tests of the built binary against the local cluster
+	go test -count=1 -tags e2e ./test/e2e/...
+
+rig: ## Build the pinned etcd, kube-apiserver and kubectl (cached)
+	hack/build-rig.sh
+
+rig-up: ## Start the local cluster (see hack/rig.sh)
+	hack/rig.sh up
+
+rig-down: ## Stop the local cluster
+	hack/rig.sh down
+
+demo: build rig-up ## Local cluster with a broken-ACK scenario, then doctor on it
+	KUBECONFIG=$(CURDIR)/.cache/rig/run/default/kubeconfig go run ./hack/scenario load test/scenarios/$(DEMO_SCENARIO)
+	KUBECONFIG=$(CURDIR)/.cache/rig/run/default/kubeconfig bin/kubectl-acknet doctor || true
+	@echo
+	@echo "The demo cluster is still up. Point kubectl at it and explore:"
+	@echo "  export KUBECONFIG=$(CURDIR)/.cache/rig/run/default/kubeconfig PATH=$(CURDIR)/bin:\$$PATH"
+	@echo "  kubectl acknet doctor -o json"
+	@echo "Other scenarios: ls test/scenarios; make demo DEMO_SCENARIO=terway-broken"
+	@echo "Stop it with: make demo-down"
+
+demo-down: rig-down
+
+fmt: ## Format the Go code
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	go vet ./...
+	go vet -tags e2e ./test/e2e/...
+
+$(GOLANGCI):
+	GOBIN=$(TOOLS) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+
+lint: $(GOLANGCI) ## golangci-lint, pinned
+	$(GOLANGCI) run --build-tags e2e ./...
+
+shellcheck:
+	shellcheck hack/*.sh .ci/run
+
+verify: vet lint shellcheck ## Formatting, go.mod tidiness, vet, lint, shellcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	go mod tidy -diff
+
+clean:
+	rm -rf bin dist

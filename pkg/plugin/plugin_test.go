@@ -1,0 +1,84 @@
+package plugin
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+func runCmd(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	cmd := NewRootCmd(streams)
+	cmd.SetArgs(args)
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	err := cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func TestFlagErrorsExitOne(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"doctor", "-o", "xml", "--server", "https://127.0.0.1:1"}, "--output must be one of"},
+		{[]string{"doctor", "--fail-on", "never", "--server", "https://127.0.0.1:1"}, "--fail-on"},
+		{[]string{"doctor", "--checks", "nope.*", "--server", "https://127.0.0.1:1"}, `no check matches "nope.*"`},
+		{[]string{"doctor", "--checks", "dns.nodelocal", "--skip", "dns.*", "--server", "https://127.0.0.1:1"}, "leave no check"},
+		{[]string{"doctor", "--vswitch-cidrs", "10.0.0.0/33", "--server", "https://127.0.0.1:1"}, "not a CIDR"},
+		{[]string{"doctor", "--bogus"}, "unknown flag"},
+	}
+	for _, tt := range tests {
+		_, _, err := runCmd(t, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err %v, want %q", tt.args, err, tt.want)
+		}
+		if ExitCode(err) != ExitError {
+			t.Errorf("%v: exit %d", tt.args, ExitCode(err))
+		}
+	}
+}
+
+func TestListChecksNeedsNoCluster(t *testing.T) {
+	out, _, err := runCmd(t, "doctor", "--list-checks", "--server", "https://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"cluster.network-plugin", "terway.in-cluster-lb", "dns.nodelocal"} {
+		if !strings.Contains(out, id) {
+			t.Errorf("list lacks %s", id)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	if ExitCode(nil) != 0 || ExitCode(errors.New("x")) != 1 || ExitCode(&ExitCodeError{Code: 2}) != 2 {
+		t.Error("exit code mapping")
+	}
+	wrapped := errors.Join(errors.New("ctx"), &ExitCodeError{Code: ExitFindings})
+	if ExitCode(wrapped) != 2 {
+		t.Error("wrapped exit code lost")
+	}
+}
+
+func TestVersionAndHelpReadAsKubectlPlugin(t *testing.T) {
+	out, _, err := runCmd(t, "version")
+	if err != nil || !strings.HasPrefix(out, "kubectl-acknet dev") {
+		t.Errorf("version: %q %v", out, err)
+	}
+	var buf bytes.Buffer
+	streams := genericiooptions.IOStreams{Out: &buf, ErrOut: &buf}
+	cmd := NewRootCmd(streams)
+	cmd.SetOut(&buf)
+	cmd.SetArgs([]string{"doctor", "--help"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "kubectl acknet doctor [flags]") || !strings.Contains(buf.String(), "--kubeconfig") || !strings.Contains(buf.String(), "--as-group") {
+		t.Errorf("help:\n%s", buf.String())
+	}
+}

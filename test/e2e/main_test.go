@@ -1,0 +1,199 @@
+//go:build e2e
+
+// Package e2e runs the built kubectl-acknet binary, as a user would, against
+// a real kube-apiserver (hack/rig.sh) loaded with the scenarios of
+// test/scenarios.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubectl-acknet/kubectl-acknet/test/scenario"
+)
+
+var (
+	repoRoot   string
+	kubeconfig string
+	binDir     string
+	rigBin     string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	_, file, _, _ := runtime.Caller(0)
+	repoRoot = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	rigDir, err := os.MkdirTemp(filepath.Join(repoRoot, ".cache"), "rig-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	rigBin = filepath.Join(repoRoot, ".cache", "rig", "bin")
+	env := append(os.Environ(), "ACKNET_RIG_DIR="+rigDir)
+	rig := func(arg string) error {
+		cmd := exec.Command(filepath.Join(repoRoot, "hack", "rig.sh"), arg)
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, os.Stderr, os.Stderr
+		return cmd.Run()
+	}
+	// Down runs whatever happens, so no etcd or kube-apiserver outlives the tests.
+	defer func() { _ = rig("down") }()
+	if err := rig("up"); err != nil {
+		fmt.Fprintln(os.Stderr, "rig up:", err)
+		return 1
+	}
+	kubeconfig = filepath.Join(rigDir, "kubeconfig")
+
+	binDir, err = os.MkdirTemp("", "acknet-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(binDir)
+	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "kubectl-acknet"), "./cmd/kubectl-acknet")
+	build.Dir, build.Stdout, build.Stderr = repoRoot, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func restConfig(t *testing.T) *rest.Config {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 500, 1000
+	return cfg
+}
+
+func adminClient(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(restConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// load resets the cluster and loads one scenario of test/scenarios.
+func load(t *testing.T, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cs := adminClient(t)
+	if err := scenario.Reset(ctx, cs); err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	if err := scenario.Load(ctx, cs, filepath.Join(repoRoot, "test", "scenarios", name)); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+	elapsed        time.Duration
+}
+
+// acknet runs the plugin binary with the rig's kubeconfig.
+func acknet(t *testing.T, args ...string) result {
+	t.Helper()
+	return runBin(t, filepath.Join(binDir, "kubectl-acknet"), args...)
+}
+
+func runBin(t *testing.T, bin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+binDir+string(os.PathListSeparator)+rigBin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %s %v: %v", bin, args, err)
+	}
+	return r
+}
+
+// report is the part of the public DoctorReport schema the tests read.
+type report struct {
+	Kind       string         `json:"kind"`
+	APIVersion string         `json:"apiVersion"`
+	Cluster    map[string]any `json:"cluster"`
+	Summary    map[string]int `json:"summary"`
+	Checks     []struct {
+		ID       string `json:"id"`
+		Status   string `json:"status"`
+		Summary  string `json:"summary"`
+		Findings []struct {
+			Object      string `json:"object"`
+			Node        string `json:"node"`
+			Message     string `json:"message"`
+			Remediation string `json:"remediation"`
+		} `json:"findings"`
+	} `json:"checks"`
+}
+
+func parseReport(t *testing.T, r result) report {
+	t.Helper()
+	var rep report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("stdout is not a JSON report (%v); exit %d, stderr:\n%s\nstdout:\n%s", err, r.code, r.stderr, r.stdout)
+	}
+	if rep.Kind != "DoctorReport" || rep.APIVersion == "" {
+		t.Fatalf("kind %q apiVersion %q", rep.Kind, rep.APIVersion)
+	}
+	return rep
+}
+
+func (r report) status(id string) string {
+	for _, c := range r.Checks {
+		if c.ID == id {
+			return c.Status
+		}
+	}
+	return "(absent)"
+}
+
+func (r report) summary(id string) string {
+	for _, c := range r.Checks {
+		if c.ID == id {
+			return c.Summary
+		}
+	}
+	return ""
+}
+
+func (r report) findingObjects(id string) []string {
+	var out []string
+	for _, c := range r.Checks {
+		if c.ID == id {
+			for _, f := range c.Findings {
+				out = append(out, f.Object)
+			}
+		}
+	}
+	return out
+}

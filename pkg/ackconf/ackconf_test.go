@@ -113,15 +113,15 @@ func TestParseFlannelCNI(t *testing.T) {
 			ipamDir: DefaultHostLocalDataDir, dataDir: DefaultFlannelDataDir, hasPlugn: true,
 		},
 		{
-			name:    "conflist with hairpin and portmap",
-			text:    `{"name":"cb0","cniVersion":"0.3.1","plugins":[{"type":"flannel","delegate":{"hairpinMode":true}},{"type":"portmap","capabilities":{"portMappings":true}}]}`,
-			list:    true, version: "0.3.1", hairpin: boolp(true), portmap: true,
+			name: "conflist with hairpin and portmap",
+			text: `{"name":"cb0","cniVersion":"0.3.1","plugins":[{"type":"flannel","delegate":{"hairpinMode":true}},{"type":"portmap","capabilities":{"portMappings":true}}]}`,
+			list: true, version: "0.3.1", hairpin: boolp(true), portmap: true,
 			ipamDir: DefaultHostLocalDataDir, dataDir: DefaultFlannelDataDir, hasPlugn: true,
 		},
 		{
-			name:    "tmpfs dirs",
-			text:    `{"name":"cb0","cniVersion":"0.3.1","plugins":[{"type":"flannel","delegate":{"hairpinMode":false},"dataDir":"/var/run/cni/flannel","ipam":{"type":"host-local","dataDir":"/var/run/cni/networks"}}]}`,
-			list:    true, version: "0.3.1", hairpin: boolp(false), tmpfs: true,
+			name: "tmpfs dirs",
+			text: `{"name":"cb0","cniVersion":"0.3.1","plugins":[{"type":"flannel","delegate":{"hairpinMode":false},"dataDir":"/var/run/cni/flannel","ipam":{"type":"host-local","dataDir":"/var/run/cni/networks"}}]}`,
+			list: true, version: "0.3.1", hairpin: boolp(false), tmpfs: true,
 			ipamDir: "/var/run/cni/networks", dataDir: "/var/run/cni/flannel", hasPlugn: true,
 		},
 		{

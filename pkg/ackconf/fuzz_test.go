@@ -1,6 +1,9 @@
 package ackconf
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // The fuzz targets assert that no input makes a parser panic, and that an
 // accepted input yields a usable value.
@@ -36,7 +39,7 @@ func FuzzParseKubeProxyConfig(f *testing.F) {
 		cfg, err := ParseKubeProxyConfig(text)
 		if err == nil {
 			_ = SummarizeKubeProxy(cfg)
-		} else if _, ok := err.(*KubeProxyConfigError); !ok {
+		} else if ce := (*KubeProxyConfigError)(nil); !errors.As(err, &ce) {
 			t.Fatalf("error of type %T", err)
 		}
 	})

@@ -81,7 +81,9 @@ func podCIDRs(c ...string) func(*cluster.Node) { return func(n *cluster.Node) { 
 func nodeLabel(k, v string) func(*cluster.Node) {
 	return func(n *cluster.Node) { n.Labels[k] = v }
 }
-func created(t time.Time) func(*cluster.Node) { return func(n *cluster.Node) { n.CreationTimestamp = t } }
+func created(t time.Time) func(*cluster.Node) {
+	return func(n *cluster.Node) { n.CreationTimestamp = t }
+}
 func netUnavailable(n *cluster.Node) {
 	n.NetworkUnavailable = &cluster.Condition{Status: "True", Reason: "NoRouteCreated"}
 }

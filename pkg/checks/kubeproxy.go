@@ -18,8 +18,8 @@ const (
 	MaxUDPTimeout = 10 * time.Second
 )
 
-// SchedulerModuleCutoff: nodes created before it may run an image without
-// the kernel modules of non-default IPVS schedulers.
+// SchedulerModuleCutoff is the creation date before which a node may run an
+// image without the kernel modules of non-default IPVS schedulers.
 var SchedulerModuleCutoff = time.Date(2022, time.October, 1, 0, 0, 0, 0, time.UTC)
 
 func restartKubeProxy(name string) string {

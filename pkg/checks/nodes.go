@@ -103,8 +103,9 @@ func ccmRouteTables(e *Env) Result {
 	}
 	by := map[string]*group{}
 	for _, ev := range e.S.Events {
-		if !(strings.Contains(ev.Message, cluster.MsgMultipleRouteTables) ||
-			ev.Reason == cluster.ReasonCreateRouteFail || ev.Reason == cluster.ReasonSyncRouteFail) {
+		routeEvent := strings.Contains(ev.Message, cluster.MsgMultipleRouteTables) ||
+			ev.Reason == cluster.ReasonCreateRouteFail || ev.Reason == cluster.ReasonSyncRouteFail
+		if !routeEvent {
 			continue
 		}
 		key := "node/" + eventNode(e, ev)

@@ -202,14 +202,18 @@ func (o *DoctorOptions) describeReadError(err error) error {
 	if o.Global.ConfigFlags.Context != nil && *o.Global.ConfigFlags.Context != "" {
 		ctxName = " (context " + *o.Global.ConfigFlags.Context + ")"
 	}
-	return fmt.Errorf("cannot reach the API server at %s%s: %v", o.server, ctxName, cause)
+	return fmt.Errorf("cannot reach the API server at %s%s: %w", o.server, ctxName, cause)
 }
 
 func (o *DoctorOptions) listChecks() error {
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "CHECK\tSEVERITY\tTITLE")
+	if _, err := fmt.Fprintln(w, "CHECK\tSEVERITY\tTITLE"); err != nil {
+		return err
+	}
 	for _, c := range checks.All() {
-		fmt.Fprintf(w, "%s\t%s\t%s\n", c.ID, c.Severity, c.Title)
+		if _, err := fmt.Fprintf(w, "%s\t%s\t%s\n", c.ID, c.Severity, c.Title); err != nil {
+			return err
+		}
 	}
 	return w.Flush()
 }

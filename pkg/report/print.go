@@ -90,7 +90,20 @@ func esc(s string) string {
 	}, s)
 }
 
-func (p Printer) table(w io.Writer, r *DoctorReport) error {
+// errWriter keeps the first write error so the table code stays readable.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
+
+func (p Printer) table(out io.Writer, r *DoctorReport) error {
+	w := &errWriter{w: out}
 	c := r.Cluster
 	plugin := c.NetworkPlugin
 	if plugin == "" {
@@ -102,7 +115,7 @@ func (p Printer) table(w io.Writer, r *DoctorReport) error {
 	if c.TerwayMode != "" {
 		plugin += " (" + c.TerwayMode + ")"
 	}
-	fmt.Fprintf(w, "Cluster %s  Kubernetes %s  network %s  kube-proxy %s  nodes %d  pods %d\n\n",
+	w.printf("Cluster %s  Kubernetes %s  network %s  kube-proxy %s  nodes %d  pods %d\n\n",
 		esc(orDash(c.Server)), esc(orDash(c.KubernetesVersion)), esc(plugin), esc(orDash(c.KubeProxyMode)), c.Nodes, c.Pods)
 
 	// The table pads every cell; render to a buffer and trim line ends so
@@ -131,7 +144,7 @@ func (p Printer) table(w io.Writer, r *DoctorReport) error {
 		return fmt.Errorf("render table: %w", err)
 	}
 	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
-		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		w.printf("%s\n", strings.TrimRight(line, " "))
 	}
 
 	first := true
@@ -140,25 +153,25 @@ func (p Printer) table(w io.Writer, r *DoctorReport) error {
 			continue
 		}
 		if first {
-			fmt.Fprintln(w, "\nFindings:")
+			w.printf("\nFindings:\n")
 			first = false
 		}
-		fmt.Fprintf(w, "\n%s %s\n", p.paint(cr.Status, symbols[cr.Status]), cr.ID)
+		w.printf("\n%s %s\n", p.paint(cr.Status, symbols[cr.Status]), cr.ID)
 		for _, f := range cr.Findings {
 			obj := f.Object
 			if obj == "" {
 				obj = "cluster"
 			}
-			fmt.Fprintf(w, "  %s: %s\n", esc(obj), esc(f.Message))
+			w.printf("  %s: %s\n", esc(obj), esc(f.Message))
 			if f.Remediation != "" {
-				fmt.Fprintf(w, "    fix: %s\n", esc(f.Remediation))
+				w.printf("    fix: %s\n", esc(f.Remediation))
 			}
 		}
 	}
 	s := r.Summary
-	fmt.Fprintf(w, "\n%d checks: %d fail, %d warn, %d info, %d pass, %d skip\n",
+	w.printf("\n%d checks: %d fail, %d warn, %d info, %d pass, %d skip\n",
 		len(r.Checks), s["fail"], s["warn"], s["info"], s["pass"], s["skip"])
-	return nil
+	return w.err
 }
 
 func orDash(s string) string {

@@ -20,7 +20,7 @@ FUZZTIME         ?= 5s
 FUZZ_TARGETS     := FuzzParseENIConfig FuzzParseFlannelCNI FuzzParseKubeProxyConfig FuzzCorefileClusterDomains FuzzImageVersion
 DEMO_SCENARIO    ?= flannel-broken
 
-.PHONY: all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
+.PHONY: docs all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
 
 all: build
 
@@ -61,6 +61,9 @@ demo: build rig-up ## Local cluster with a broken-ACK scenario, then doctor on i
 	@echo "Stop it with: make demo-down"
 
 demo-down: rig-down
+
+docs: ## Regenerate docs/checks.md from the check registry
+	go run ./hack/gendocs > docs/checks.md
 
 fmt: ## Format the Go code
 	gofmt -w $$(git ls-files '*.go')

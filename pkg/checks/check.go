@@ -65,7 +65,11 @@ type Check struct {
 	Title string
 	// Severity as the catalog states it, for --list-checks.
 	Severity string
-	Run      func(*Env) Result
+	// Why says what the check looks for and why it matters; Fix summarizes
+	// the remediation. Both feed --list-checks and docs/checks.md.
+	Why string
+	Fix string
+	Run func(*Env) Result
 }
 
 // Docs is where a check is documented.

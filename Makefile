@@ -79,7 +79,7 @@ lint: $(GOLANGCI) ## golangci-lint, pinned
 	$(GOLANGCI) run --build-tags e2e ./...
 
 shellcheck:
-	shellcheck hack/*.sh .ci/run
+	shellcheck hack/*.sh .ci/run pkg/nodescripts/scripts/*.sh
 
 verify: vet lint shellcheck ## Formatting, go.mod tidiness, vet, lint, shellcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

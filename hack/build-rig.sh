@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned binaries of the local test cluster (etcd, kube-apiserver,
-# kubectl) once into a git-ignored cache. Re-running is cheap: a binary whose
+# kubectl, kwok) once into a git-ignored cache, plus kwok's node and pod
+# Stage manifests (kwok ships none by default). Re-running is cheap: a binary whose
 # stamp matches the pinned version is not rebuilt.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${ACKNET_RIG_BIN:-$ROOT/.cache/rig/bin}"
 ETCD_VERSION="v3.7.3"
 KUBE_VERSION="v1.37.2"
+KWOK_VERSION="v0.8.0"
 mkdir -p "$BIN"
 
 # build NAME VERSION MODULE_DIR PACKAGE [LDFLAGS]
@@ -30,3 +32,17 @@ kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X
 build etcd "$ETCD_VERSION" "$ROOT/hack/rig/etcd" go.etcd.io/etcd/server/v3 "-s -w"
 build kube-apiserver "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
 build kubectl "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
+build kwok "$KWOK_VERSION" "$ROOT/hack/rig/kwok" sigs.k8s.io/kwok/cmd/kwok "-s -w"
+
+# Node and pod Stages that make kwok-managed nodes Ready and their pods
+# Running at once, taken from the pinned kwok module.
+stages="$BIN/kwok-stages.yaml"
+if [[ ! -s "$stages" || "$(cat "$BIN/.kwok-stages.version" 2>/dev/null)" != "$KWOK_VERSION" ]]; then
+	kwok_dir="$(cd "$ROOT/hack/rig/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+	for f in "$kwok_dir"/kustomize/stage/node/fast/node-initialize.yaml "$kwok_dir"/kustomize/stage/pod/fast/pod-*.yaml; do
+		echo "---"
+		cat "$f"
+	done >"$stages.tmp"
+	mv "$stages.tmp" "$stages"
+	echo "$KWOK_VERSION" >"$BIN/.kwok-stages.version"
+fi

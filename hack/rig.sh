@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The local test cluster: etcd + kube-apiserver on 127.0.0.1, with ports
-# chosen free at start so two rigs never collide.
+# The local test cluster: etcd + kube-apiserver + kwok on 127.0.0.1, with
+# ports chosen free at start so two rigs never collide. kwok manages only
+# nodes annotated kwok.x-k8s.io/node=fake: it makes them Ready, runs their
+# pods, and runs `kubectl exec` into those pods on this machine (ClusterExec
+# in $DIR/kwok-exec.yaml), so node scripts can be tested against fake roots.
 #
 #   hack/rig.sh up     build the pinned binaries if needed, start, wait ready
 #   hack/rig.sh down   stop every process by its recorded PID, keep nothing
@@ -33,16 +36,23 @@ free_port() {
 	return 1
 }
 
-alive() { [[ -f "$DIR/$1.pid" ]] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
+# running PID: true for a live process; a zombie (exited, not yet reaped by
+# whoever inherited it) counts as gone.
+running() {
+	kill -0 "$1" 2>/dev/null || return 1
+	[[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != "Z" ]]
+}
+
+alive() { [[ -f "$DIR/$1.pid" ]] && running "$(cat "$DIR/$1.pid")"; }
 
 stop_one() {
 	local name="$1" pid
 	[[ -f "$DIR/$name.pid" ]] || return 0
 	pid="$(cat "$DIR/$name.pid")"
-	if kill -0 "$pid" 2>/dev/null; then
+	if running "$pid"; then
 		kill "$pid" 2>/dev/null || true
 		for _ in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
+			running "$pid" || break
 			sleep 0.1
 		done
 		kill -9 "$pid" 2>/dev/null || true
@@ -51,6 +61,7 @@ stop_one() {
 }
 
 down() {
+	stop_one kwok
 	stop_one kube-apiserver
 	stop_one etcd
 	rm -rf "$DIR"
@@ -82,8 +93,30 @@ write_kubeconfig() {
 	} >"$DIR/kubeconfig"
 }
 
+start_kwok() {
+	local port="$1"
+	cat >"$DIR/kwok-exec.yaml" <<-EOT
+		kind: ClusterExec
+		apiVersion: kwok.x-k8s.io/v1alpha1
+		metadata:
+		  name: local-exec
+		spec:
+		  execs:
+		  - local:
+		      workDir: $DIR
+	EOT
+	# The API server reaches kwok as the fake nodes' kubelet on loopback.
+	"$BIN/kwok" --kubeconfig "$DIR/kubeconfig" \
+		--manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+		--node-ip 127.0.0.1 --node-port "$port" --server-address "127.0.0.1:$port" \
+		--cidr 10.244.0.0/16 \
+		--config "$BIN/kwok-stages.yaml" --config "$DIR/kwok-exec.yaml" \
+		>"$DIR/kwok.log" 2>&1 &
+	echo $! >"$DIR/kwok.pid"
+}
+
 up() {
-	if alive kube-apiserver && alive etcd; then
+	if alive kube-apiserver && alive etcd && alive kwok; then
 		log "already up ($DIR)"
 		return 0
 	fi
@@ -92,10 +125,11 @@ up() {
 	mkdir -p "$DIR/certs" "$DIR/etcd"
 	: >"$DIR/ports"
 
-	local etcd_port peer_port api_port
+	local etcd_port peer_port api_port kwok_port
 	etcd_port="$(free_port)"
 	peer_port="$(free_port)"
 	api_port="$(free_port)"
+	kwok_port="$(free_port)"
 
 	"$BIN/etcd" --name rig --data-dir "$DIR/etcd" \
 		--listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
@@ -139,6 +173,7 @@ up() {
 		fi
 		if curl -fsk -H "Authorization: Bearer $token" "https://127.0.0.1:$api_port/readyz" >/dev/null 2>&1; then
 			"$BIN/kubectl" --kubeconfig "$DIR/kubeconfig" apply -f "$ROOT/hack/rig/rbac.yaml" >/dev/null
+			start_kwok "$kwok_port"
 			log "up in ${i}x0.5s: KUBECONFIG=$DIR/kubeconfig"
 			return 0
 		fi
@@ -157,7 +192,7 @@ env)
 	echo "export ACKNET_RIG_DIR=$DIR"
 	;;
 status)
-	if alive kube-apiserver && alive etcd; then echo "up: KUBECONFIG=$DIR/kubeconfig"; else
+	if alive kube-apiserver && alive etcd && alive kwok; then echo "up: KUBECONFIG=$DIR/kubeconfig"; else
 		echo "down"
 		exit 1
 	fi

@@ -94,6 +94,9 @@ Start with:
 	flags.BoolVar(&g.NoColor, "no-color", false, "Never color the output (also NO_COLOR; color is only used on a terminal)")
 
 	cmd.AddCommand(newDoctorCmd(streams, g))
+	cmd.AddCommand(newFlannelCmd(streams, g))
+	cmd.AddCommand(newConntrackCmd(streams, g))
+	cmd.AddCommand(newCleanupCmd(streams, g))
 	cmd.AddCommand(newVersionCmd(streams))
 	return cmd
 }

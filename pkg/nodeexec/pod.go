@@ -1,0 +1,135 @@
+// Package nodeexec runs scripts on nodes through short-lived debug pods: per
+// node a privileged hostNetwork/hostPID pod pinned by nodeName, an exec
+// through the API server, and a delete that always happens, also when the
+// caller is interrupted.
+package nodeexec
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Labels and defaults of the debug pods (a public contract: cleanup and
+// users' own tooling select on them).
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "kubectl-acknet"
+	LabelPurpose   = "acknet.kubectl.io/purpose"
+	AnnotationNode = "acknet.kubectl.io/node"
+
+	// DefaultImage needs only chroot and sleep (busybox). It is served by
+	// Alibaba Cloud Container Registry, which ACK nodes in mainland China
+	// reach when docker.io is blocked; override with --image or ImageEnv.
+	DefaultImage     = "registry.cn-hangzhou.aliyuncs.com/acs/busybox:v1.29.2"
+	ImageEnv         = "ACKNET_NODE_IMAGE"
+	DefaultNamespace = "kube-system"
+	DefaultHostRoot  = "/host"
+	containerName    = "acknet"
+)
+
+// Selector selects every debug pod this tool creates.
+var Selector = LabelManagedBy + "=" + ManagedBy
+
+// randomSuffix is 5 hex characters, as kubectl debug uses 5 random ones.
+func randomSuffix() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)[:5]
+}
+
+// podName is acknet-<purpose>-<node>-<random>, cut to stay a valid name.
+func podName(purpose, node, suffix string) string {
+	n := strings.ToLower(node)
+	n = strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' || r == '.' {
+			return r
+		}
+		return '-'
+	}, n)
+	const maxNode = 200
+	if len(n) > maxNode {
+		n = n[:maxNode]
+	}
+	n = strings.Trim(n, "-.")
+	return "acknet-" + purpose + "-" + n + "-" + suffix
+}
+
+// PodSpec builds the debug pod for one node. The container only sleeps; the
+// work happens through exec, and activeDeadlineSeconds ends the pod if the
+// plugin dies before it can delete it.
+func PodSpec(namespace, image, purpose, node, suffix string, deadline time.Duration) *corev1.Pod {
+	secs := int64(deadline.Seconds())
+	if secs < 1 {
+		secs = 1
+	}
+	privileged := true
+	no := false
+	grace := int64(0)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        podName(purpose, node, suffix),
+			Namespace:   namespace,
+			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelPurpose: purpose},
+			Annotations: map[string]string{AnnotationNode: node},
+		},
+		Spec: corev1.PodSpec{
+			NodeName:                      node,
+			HostNetwork:                   true,
+			HostPID:                       true,
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			AutomountServiceAccountToken:  &no,
+			EnableServiceLinks:            &no,
+			ActiveDeadlineSeconds:         &secs,
+			TerminationGracePeriodSeconds: &grace,
+			Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+			PriorityClassName:             "",
+			Containers: []corev1.Container{{
+				Name:            containerName,
+				Image:           image,
+				ImagePullPolicy: corev1.PullIfNotPresent,
+				Command:         []string{"sleep", strconv.FormatInt(secs, 10)},
+				SecurityContext: &corev1.SecurityContext{Privileged: &privileged},
+				VolumeMounts:    []corev1.VolumeMount{{Name: "host", MountPath: DefaultHostRoot}},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+				},
+			}},
+			Volumes: []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}},
+		},
+	}
+}
+
+// startFailure reports why a pod will not start, or "" while it may still.
+func startFailure(p *corev1.Pod) string {
+	switch p.Status.Phase {
+	case corev1.PodFailed, corev1.PodSucceeded:
+		msg := p.Status.Reason
+		if p.Status.Message != "" {
+			msg += ": " + p.Status.Message
+		}
+		return fmt.Sprintf("pod ended (%s) %s", p.Status.Phase, msg)
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil {
+			switch w.Reason {
+			case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
+				return fmt.Sprintf("image %s cannot be pulled on the node (%s: %s); choose a reachable one with --image or %s", cs.Image, w.Reason, w.Message, ImageEnv)
+			case "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
+				return fmt.Sprintf("container cannot start (%s: %s)", w.Reason, w.Message)
+			}
+		}
+		if t := cs.State.Terminated; t != nil {
+			return fmt.Sprintf("container exited (%s, code %d)", t.Reason, t.ExitCode)
+		}
+	}
+	return ""
+}

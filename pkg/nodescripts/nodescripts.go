@@ -1,0 +1,90 @@
+// Package nodescripts holds the POSIX sh scripts that run on nodes, and the
+// Go parsers of their output. Scripts gather facts or perform one narrow
+// action; every decision is made in Go. Parameters reach a script only as
+// environment variables or positional arguments, never spliced into its
+// text.
+package nodescripts
+
+import (
+	"embed"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+//go:embed scripts/*.sh
+var files embed.FS
+
+// Script is one embedded script.
+type Script struct {
+	Name string
+	Text string
+}
+
+// Load returns the named script (file name without .sh).
+func Load(name string) Script {
+	b, err := files.ReadFile(path.Join("scripts", name+".sh"))
+	if err != nil {
+		panic(fmt.Sprintf("nodescripts: no script %q", name)) // a programming error
+	}
+	return Script{Name: name, Text: string(b)}
+}
+
+// Scripts of the node commands.
+var (
+	FlannelScan    = Load("flannel-scan")
+	FlannelGCApply = Load("flannel-gc-apply")
+	Conntrack      = Load("conntrack")
+)
+
+// HostPath is the PATH scripts run with on the host.
+const HostPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Command is the exec argv that runs a script as the host sees it: chroot
+// into the host root (the debug pod mounts the host's / there), start from
+// an empty environment plus env, and hand the script to sh -c with args as
+// positional parameters. chroot rather than nsenter: the pod already shares
+// the host's network and PID namespaces, and chroot needs nothing in the
+// image beyond busybox.
+func Command(s Script, hostRoot string, env map[string]string, args ...string) ([]string, error) {
+	argv := []string{"chroot", hostRoot, "/usr/bin/env", "-i", "PATH=" + HostPath}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := env[k]
+		if !validEnvName(k) {
+			return nil, fmt.Errorf("bad environment name %q", k)
+		}
+		if strings.ContainsAny(v, "\x00\n") {
+			return nil, fmt.Errorf("environment value of %s has a NUL or newline", k)
+		}
+		argv = append(argv, k+"="+v)
+	}
+	for _, a := range args {
+		if strings.ContainsRune(a, 0) {
+			return nil, fmt.Errorf("argument with a NUL byte")
+		}
+	}
+	argv = append(argv, "/bin/sh", "-c", s.Text, "acknet-"+s.Name)
+	return append(argv, args...), nil
+}
+
+func validEnvName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i, r := range k {
+		if r == '_' || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9') {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// fields splits one output record.
+func fields(line string) []string { return strings.Split(line, "\t") }

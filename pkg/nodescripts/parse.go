@@ -1,0 +1,161 @@
+package nodescripts
+
+import (
+	"bufio"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/flannelgc"
+)
+
+// ScanResult is the parsed output of flannel-scan.
+type ScanResult struct {
+	Now         time.Time
+	Dirs        map[string]bool // path -> present
+	Allocations []flannelgc.Allocation
+	Runtime     flannelgc.Runtime
+}
+
+// ParseScan parses flannel-scan output. A missing runtime record means the
+// script did not finish, which is an error: the decision needs it.
+func ParseScan(out string) (*ScanResult, error) {
+	r := &ScanResult{Dirs: map[string]bool{}}
+	sawRuntime := false
+	err := eachRecord(out, func(f []string) error {
+		switch f[0] {
+		case "now":
+			n, err := strconv.ParseInt(at(f, 1), 10, 64)
+			if err != nil {
+				return fmt.Errorf("bad now record: %w", err)
+			}
+			r.Now = time.Unix(n, 0)
+		case "dir":
+			r.Dirs[at(f, 1)] = at(f, 2) == "present"
+		case "alloc":
+			ip, err := netip.ParseAddr(at(f, 2))
+			if err != nil {
+				return fmt.Errorf("bad alloc record %q: %w", strings.Join(f, " "), err)
+			}
+			mtime, _ := strconv.ParseInt(at(f, 5), 10, 64)
+			r.Allocations = append(r.Allocations, flannelgc.Allocation{
+				Dir: at(f, 1), IP: ip, ContainerID: at(f, 3), IfName: at(f, 4), ModTime: time.Unix(mtime, 0),
+			})
+		case "sandbox":
+			r.Runtime.Sandboxes = append(r.Runtime.Sandboxes, at(f, 1))
+		case "runtime":
+			sawRuntime = true
+			r.Runtime.Name = at(f, 1)
+			if at(f, 2) == "ok" {
+				n, err := strconv.Atoi(at(f, 3))
+				if err != nil || n != len(r.Runtime.Sandboxes) {
+					return fmt.Errorf("runtime record says %s sandboxes, %d listed", at(f, 3), len(r.Runtime.Sandboxes))
+				}
+				r.Runtime.OK = true
+			} else {
+				r.Runtime.Err = at(f, 3)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !sawRuntime {
+		return nil, fmt.Errorf("scan output has no runtime record: the script did not finish")
+	}
+	return r, nil
+}
+
+// ApplyRecord is one line of flannel-gc-apply output.
+type ApplyRecord struct {
+	Moved  bool
+	IP     string
+	Detail string // backup path when moved, reason when kept
+}
+
+// ParseApply parses flannel-gc-apply output.
+func ParseApply(out string) ([]ApplyRecord, error) {
+	var recs []ApplyRecord
+	err := eachRecord(out, func(f []string) error {
+		switch f[0] {
+		case "moved":
+			recs = append(recs, ApplyRecord{Moved: true, IP: at(f, 1), Detail: at(f, 3)})
+		case "kept":
+			recs = append(recs, ApplyRecord{IP: at(f, 1), Detail: at(f, 2)})
+		default:
+			return fmt.Errorf("unexpected record %q", f[0])
+		}
+		return nil
+	})
+	return recs, err
+}
+
+// ConntrackStats is the parsed output of the conntrack script.
+type ConntrackStats struct {
+	Count, Max, Buckets int64
+	Protocols           map[string]int64
+	TableFull           string
+}
+
+// Usage is count/max in percent; 0 when max is unknown.
+func (c ConntrackStats) Usage() float64 {
+	if c.Max <= 0 {
+		return 0
+	}
+	return 100 * float64(c.Count) / float64(c.Max)
+}
+
+// ParseConntrack parses the conntrack script output.
+func ParseConntrack(out string) (*ConntrackStats, error) {
+	c := &ConntrackStats{Protocols: map[string]int64{}}
+	sawMax := false
+	err := eachRecord(out, func(f []string) error {
+		n, _ := strconv.ParseInt(at(f, 1), 10, 64)
+		switch f[0] {
+		case "count":
+			c.Count = n
+		case "max":
+			c.Max, sawMax = n, true
+		case "buckets":
+			c.Buckets = n
+		case "proto":
+			v, err := strconv.ParseInt(at(f, 2), 10, 64)
+			if err != nil {
+				return fmt.Errorf("bad proto record: %w", err)
+			}
+			c.Protocols[at(f, 1)] = v
+		case "tablefull":
+			c.TableFull = at(f, 1)
+		}
+		return nil
+	})
+	if err == nil && !sawMax {
+		err = fmt.Errorf("conntrack output has no max record")
+	}
+	return c, err
+}
+
+func eachRecord(out string, fn func([]string) error) error {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" {
+			continue
+		}
+		if err := fn(fields(line)); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+func at(f []string, i int) string {
+	if i < len(f) {
+		return f[i]
+	}
+	return ""
+}

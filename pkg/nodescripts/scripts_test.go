@@ -1,0 +1,341 @@
+package nodescripts
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// shells are the POSIX shells every script must run under: dash (Debian's
+// /bin/sh) and busybox sh (minimal node images and the debug pod image).
+var shells = [][]string{{"dash"}, {"busybox", "sh"}}
+
+const (
+	sandboxA = "7c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9012345678a"
+	sandboxB = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180706f5e4d3c2b1a0f9e8d7c6b"
+	goneC    = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
+	goneD    = "d00dd00dd00dd00dd00dd00dd00dd00dd00dd00dd00dd00dd00dd00dd00dd00d"
+	goneE    = "e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1"
+)
+
+type fakeHost struct {
+	t    *testing.T
+	root string
+	bin  string
+}
+
+// scriptTools are the commands the scripts use besides the shell builtins.
+var scriptTools = []string{"date", "sed", "tr", "stat", "cut", "cat", "awk", "grep", "tail", "mkdir", "mv", "flock"}
+
+// newFakeHost builds a fake host root and a PATH that holds only stubs and
+// the basic tools, so that the machine's own crictl or docker stay hidden.
+func newFakeHost(t *testing.T) *fakeHost {
+	t.Helper()
+	h := &fakeHost{t: t, root: t.TempDir(), bin: t.TempDir()}
+	for _, tool := range scriptTools {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatalf("%s is required: %v", tool, err)
+		}
+		if err := os.Symlink(p, filepath.Join(h.bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+func (h *fakeHost) file(rel, content string) {
+	h.t.Helper()
+	p := filepath.Join(h.root, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// stub puts a fake command on PATH.
+func (h *fakeHost) stub(name, body string) {
+	h.t.Helper()
+	p := filepath.Join(h.bin, name)
+	_ = os.Remove(p)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// alloc writes a host-local file in the current format: ID\r\nifname.
+func (h *fakeHost) alloc(dir, ip, id string) {
+	h.file(filepath.Join(dir, ip), id+"\r\neth0")
+}
+
+func (h *fakeHost) run(shell []string, s Script, env map[string]string, args ...string) (string, string, error) {
+	h.t.Helper()
+	argv := append(append([]string{}, shell[1:]...), "-c", s.Text, "acknet-"+s.Name)
+	argv = append(argv, args...)
+	cmd := exec.Command(shell[0], argv...)
+	cmd.Env = []string{"PATH=" + h.bin, "HOST_ROOT=" + h.root}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+func forEachShell(t *testing.T, fn func(t *testing.T, shell []string)) {
+	for _, sh := range shells {
+		if _, err := exec.LookPath(sh[0]); err != nil {
+			t.Fatalf("%s is required for the script tests (apt-get install dash busybox-static): %v", sh[0], err)
+		}
+		t.Run(strings.Join(sh, " "), func(t *testing.T) { fn(t, sh) })
+	}
+}
+
+var scanEnv = map[string]string{"NETWORK": "cb0", "IPAM_DIRS": "/var/lib/cni/networks /var/run/cni/networks"}
+
+func TestFlannelScan(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		h := newFakeHost(t)
+		d := "var/lib/cni/networks/cb0"
+		h.alloc(d, "172.20.1.2", sandboxA)
+		h.alloc(d, "fd00:10:244:1::2", sandboxA)
+		h.alloc(d, "172.20.1.3", goneC)
+		h.file(d+"/10.244.0.7", goneD) // pre-v0.8 format: ID only, no newline
+		h.file(d+"/lock", "")
+		h.file(d+"/last_reserved_ip.0", "172.20.1.3")
+		h.file(d+"/not an ip", "x")
+		h.alloc("var/run/cni/networks/cb0", "172.20.1.9", sandboxB)
+		h.stub("crictl", `[ "$1 $2" = "pods -q" ] || exit 9; echo `+sandboxA+`; echo `+sandboxB)
+
+		out, stderr, err := h.run(sh, FlannelScan, scanEnv)
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		r, err := ParseScan(out)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !r.Runtime.OK || r.Runtime.Name != "crictl" || len(r.Runtime.Sandboxes) != 2 {
+			t.Errorf("runtime %+v", r.Runtime)
+		}
+		if !r.Dirs["/var/lib/cni/networks/cb0"] || !r.Dirs["/var/run/cni/networks/cb0"] {
+			t.Errorf("dirs %v", r.Dirs)
+		}
+		got := map[string]string{}
+		for _, a := range r.Allocations {
+			got[a.Dir+" "+a.IP.String()] = a.ContainerID + "/" + a.IfName
+			if time.Since(a.ModTime) > time.Hour {
+				t.Errorf("%s: mtime %s", a.IP, a.ModTime)
+			}
+		}
+		want := map[string]string{
+			"/var/lib/cni/networks/cb0 172.20.1.2":       sandboxA + "/eth0",
+			"/var/lib/cni/networks/cb0 fd00:10:244:1::2": sandboxA + "/eth0",
+			"/var/lib/cni/networks/cb0 172.20.1.3":       goneC + "/eth0",
+			"/var/lib/cni/networks/cb0 10.244.0.7":       goneD + "/",
+			"/var/run/cni/networks/cb0 172.20.1.9":       sandboxB + "/eth0",
+		}
+		if len(got) != len(want) {
+			t.Errorf("allocations %v", got)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s = %q, want %q", k, got[k], v)
+			}
+		}
+	})
+}
+
+func TestFlannelScanRuntimeFailures(t *testing.T) {
+	tests := []struct {
+		name    string
+		stubs   map[string]string
+		runtime string
+		errPart string
+		ok      bool
+		count   int
+	}{
+		{name: "crictl fails", stubs: map[string]string{"crictl": `echo 'connect: connect endpoint "unix:///run/containerd/containerd.sock": permission denied' >&2; exit 1`},
+			runtime: "crictl", errPart: "permission denied"},
+		{name: "docker runtime", stubs: map[string]string{"docker": `echo ` + sandboxA},
+			runtime: "docker", ok: true, count: 1},
+		{name: "no runtime tool", runtime: "none", errPart: "neither crictl nor docker"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, sh []string) {
+				h := newFakeHost(t)
+				h.alloc("var/lib/cni/networks/cb0", "172.20.1.2", sandboxA)
+				for name, body := range tt.stubs {
+					h.stub(name, body)
+				}
+				out, stderr, err := h.run(sh, FlannelScan, scanEnv)
+				if err != nil {
+					t.Fatalf("%v: %s", err, stderr)
+				}
+				r, err := ParseScan(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Runtime.Name != tt.runtime || r.Runtime.OK != tt.ok || len(r.Runtime.Sandboxes) != tt.count || !strings.Contains(r.Runtime.Err, tt.errPart) {
+					t.Errorf("runtime %+v", r.Runtime)
+				}
+			})
+		})
+	}
+}
+
+func TestFlannelScanTakesParametersLiterally(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		h := newFakeHost(t)
+		h.stub("crictl", "true")
+		marker := filepath.Join(h.root, "pwned")
+		env := map[string]string{"NETWORK": "cb0; touch " + marker + " #", "IPAM_DIRS": "/var/lib/cni/networks"}
+		out, stderr, err := h.run(sh, FlannelScan, env)
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatal("a parameter was executed as shell code")
+		}
+		if !strings.Contains(out, "dir\t/var/lib/cni/networks/cb0; touch") {
+			t.Errorf("output %q", out)
+		}
+	})
+}
+
+func TestFlannelGCApply(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		h := newFakeHost(t)
+		d := "var/lib/cni/networks/cb0"
+		h.alloc(d, "172.20.1.2", sandboxA) // live
+		h.alloc(d, "172.20.1.3", goneC)
+		h.alloc(d, "172.20.1.4", goneD)
+		h.alloc(d, "fd00:10:244:1::5", goneE)
+		h.alloc(d, "172.20.1.6", sandboxB) // live
+		h.alloc(d, "172.20.1.7", sandboxB) // was leaked at scan time, reused since
+		h.file(d+"/lock", "")
+		env := map[string]string{"NETWORK_DIR": "/" + d, "BACKUP_DIR": "/var/lib/cni/acknet-backup/cb0-test"}
+		out, stderr, err := h.run(sh, FlannelGCApply, env,
+			"172.20.1.3", goneC, "172.20.1.4", goneD, "fd00:10:244:1::5", goneE, "172.20.1.7", goneC, "172.20.1.8", goneC)
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		recs, err := ParseApply(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved, kept := 0, map[string]string{}
+		for _, r := range recs {
+			if r.Moved {
+				moved++
+				if _, err := os.Stat(filepath.Join(h.root, r.Detail)); err != nil {
+					t.Errorf("backup of %s missing: %v", r.IP, err)
+				}
+			} else {
+				kept[r.IP] = r.Detail
+			}
+		}
+		if moved != 3 || !strings.Contains(kept["172.20.1.7"], "now names container "+sandboxB) || kept["172.20.1.8"] != "file is gone" {
+			t.Errorf("moved %d, kept %v", moved, kept)
+		}
+		left, _ := os.ReadDir(filepath.Join(h.root, d))
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		if strings.Join(names, " ") != "172.20.1.2 172.20.1.6 172.20.1.7 lock" {
+			t.Errorf("left in the network dir: %v", names)
+		}
+	})
+}
+
+func TestFlannelGCApplyRefusals(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		h := newFakeHost(t)
+		d := "var/lib/cni/networks/cb0"
+		h.alloc(d, "172.20.1.3", goneC)
+		for _, tt := range []struct {
+			env  map[string]string
+			args []string
+			want string
+		}{
+			{map[string]string{"NETWORK_DIR": "/" + d, "BACKUP_DIR": "/" + d + "/backup"}, []string{"172.20.1.3", goneC}, "outside NETWORK_DIR"},
+			{map[string]string{"NETWORK_DIR": "/" + d, "BACKUP_DIR": "/b"}, []string{"172.20.1.3"}, "pairs"},
+			{map[string]string{"NETWORK_DIR": "/nope", "BACKUP_DIR": "/b"}, nil, "does not exist"},
+		} {
+			_, stderr, err := h.run(sh, FlannelGCApply, tt.env, tt.args...)
+			if err == nil || !strings.Contains(stderr, tt.want) {
+				t.Errorf("env %v: err %v stderr %q, want %q", tt.env, err, stderr, tt.want)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(h.root, d, "172.20.1.3")); err != nil {
+			t.Error("a refused run moved a file")
+		}
+	})
+}
+
+func TestConntrack(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		h := newFakeHost(t)
+		h.file("proc/sys/net/netfilter/nf_conntrack_count", "3\n")
+		h.file("proc/sys/net/netfilter/nf_conntrack_max", "4\n")
+		h.file("proc/sys/net/netfilter/nf_conntrack_buckets", "1024\n")
+		h.file("proc/net/nf_conntrack", strings.Join([]string{
+			"ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2 [ASSURED] mark=0 zone=0 use=2",
+			"ipv4     2 udp      17 29 src=10.0.0.1 dst=10.96.0.10 sport=3 dport=53 [UNREPLIED] mark=0 zone=0 use=2",
+			"ipv6     10 tcp      6 86399 ESTABLISHED src=fd00::1 dst=fd00::2 sport=1 dport=2 mark=0 zone=0 use=2",
+		}, "\n")+"\n")
+		h.stub("dmesg", `echo '[  12.3] eth0: link up'; echo '[ 812.0] nf_conntrack: nf_conntrack: table full, dropping packet'`)
+		out, stderr, err := h.run(sh, Conntrack, nil)
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		c, err := ParseConntrack(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Count != 3 || c.Max != 4 || c.Buckets != 1024 || c.Protocols["tcp"] != 2 || c.Protocols["udp"] != 1 || c.Usage() != 75 {
+			t.Errorf("%+v", c)
+		}
+		// busybox sh runs its own dmesg applet ahead of PATH, so the stub
+		// (and the kernel log line) is only seen under dash.
+		if sh[0] == "dash" && !strings.Contains(c.TableFull, "table full, dropping packet") {
+			t.Errorf("table full line %q", c.TableFull)
+		}
+	})
+}
+
+func TestConntrackWithoutModule(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		h := newFakeHost(t)
+		_, stderr, err := h.run(sh, Conntrack, nil)
+		if err == nil || !strings.Contains(stderr, "is nf_conntrack loaded") {
+			t.Errorf("err %v, stderr %q", err, stderr)
+		}
+	})
+}
+
+func TestCommand(t *testing.T) {
+	argv, err := Command(FlannelScan, "/host", map[string]string{"NETWORK": "cb0", "IPAM_DIRS": "/a /b"}, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"chroot", "/host", "/usr/bin/env", "-i", "PATH=" + HostPath, "IPAM_DIRS=/a /b", "NETWORK=cb0", "/bin/sh", "-c", FlannelScan.Text, "acknet-flannel-scan", "x"}
+	if strings.Join(argv, "\x00") != strings.Join(want, "\x00") {
+		t.Errorf("argv %q", argv)
+	}
+	if _, err := Command(FlannelScan, "/host", map[string]string{"A": "x\ny"}); err == nil {
+		t.Error("newline in a value accepted")
+	}
+	if _, err := Command(FlannelScan, "/host", map[string]string{"A=B": "x"}); err == nil {
+		t.Error("bad env name accepted")
+	}
+}

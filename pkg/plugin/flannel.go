@@ -1,0 +1,453 @@
+package plugin
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/flannelgc"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
+)
+
+func newFlannelCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "flannel",
+		Short: "Flannel node actions",
+	}
+	cmd.AddCommand(newFlannelGCCmd(streams, g))
+	return cmd
+}
+
+const flannelGCExample = `  # Show which pod IPs of a node are leaked (dry run: nothing changes)
+  kubectl acknet flannel gc --node cn-hangzhou.192.168.0.10
+
+  # Move the leaked IPAM files of every node aside, without asking
+  kubectl acknet flannel gc --all-nodes --apply --yes`
+
+// FlannelGCOptions are the options of `kubectl acknet flannel gc`.
+type FlannelGCOptions struct {
+	genericiooptions.IOStreams
+	Global *GlobalOptions
+	NodeOptions
+	Apply  bool
+	Yes    bool
+	MinAge time.Duration
+
+	network  string
+	ipamDirs []string
+	client   kubernetes.Interface
+	config   *rest.Config
+	now      func() time.Time
+}
+
+func newFlannelGCCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
+	o := &FlannelGCOptions{IOStreams: streams, Global: g, now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Find, and with --apply release, pod IPs that Flannel's host-local IPAM leaked",
+		Long: `gc looks at the host-local IPAM files of the Flannel network (cb0) on each node,
+under /var/lib/cni/networks and /var/run/cni/networks, and calls an IP leaked
+only when all of these hold:
+  - its container is no sandbox the runtime (crictl or docker) knows, in any state;
+  - no pod on the node that has not finished holds the IP;
+  - the file is older than --min-age (containerd reserves an IP before it
+    lists the sandbox).
+It refuses a node whose runtime listing failed, or came back empty while the
+node has allocations or pods.
+
+Without --apply nothing changes. With --apply, under the IPAM lock that
+host-local itself takes, each file is read again and moved only if it still
+names the same container, into a backup directory outside the network
+directory; the output says how to restore it.`,
+		Example: flannelGCExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(cmd.Context()); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.addFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&o.Apply, "apply", false, "Move the leaked files aside (default: dry run)")
+	cmd.Flags().BoolVar(&o.Yes, "yes", false, "With --apply: do not ask for confirmation")
+	cmd.Flags().DurationVar(&o.MinAge, "min-age", 10*time.Minute, "Never release an allocation younger than this")
+	return cmd
+}
+
+var networkNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// Complete reads the Flannel network name and IPAM directory from the cluster.
+func (o *FlannelGCOptions) Complete(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	cs, cfg, err := o.Global.Clientset()
+	if err != nil {
+		return &ExitCodeError{Code: ExitError, Err: err}
+	}
+	o.client, o.config = cs, cfg
+	cm, err := cs.CoreV1().ConfigMaps(cluster.SystemNamespace).Get(ctx, cluster.CMFlannel, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("kube-system/%s not found: flannel gc is for Flannel clusters", cluster.CMFlannel)}
+	}
+	if err != nil {
+		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("read kube-system/%s: %w", cluster.CMFlannel, err)}
+	}
+	cni, err := ackconf.ParseFlannelCNI(cm.Data[ackconf.KeyFlannelCNIConf])
+	if err != nil {
+		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("kube-system/%s: %w", cluster.CMFlannel, err)}
+	}
+	o.network = cni.Name
+	if o.network == "" {
+		o.network = "cb0"
+	}
+	// Both default places, plus the configured one: a node may still hold
+	// files from before the data dir moved to tmpfs.
+	o.ipamDirs = dedupe([]string{ackconf.DefaultHostLocalDataDir, "/var/run/cni/networks", cni.EffectiveIPAMDataDir()})
+	return nil
+}
+
+// Validate checks what the flags and the cluster config say.
+func (o *FlannelGCOptions) Validate() error {
+	if !networkNameRe.MatchString(o.network) {
+		return usageErr("the Flannel network name %q is not a plain name", o.network)
+	}
+	for _, d := range o.ipamDirs {
+		if !path.IsAbs(d) || strings.ContainsAny(d, " \t\n") || path.Clean(d) != d {
+			return usageErr("IPAM data dir %q must be a clean absolute path without blanks", d)
+		}
+	}
+	if o.MinAge < 0 {
+		return usageErr("--min-age must not be negative")
+	}
+	if o.Apply && !o.Yes && !printers.IsTerminal(o.In) {
+		return usageErr("--apply asks for confirmation; stdin is not a terminal, so pass --yes")
+	}
+	return nil
+}
+
+// nodePlan is one node's scan, decision and, with --apply, what moved.
+type nodePlan struct {
+	plan     flannelgc.Plan
+	now      time.Time
+	moved    []nodescripts.ApplyRecord
+	restores []string
+}
+
+// Run scans, decides, prints and, with --apply, moves files.
+func (o *FlannelGCOptions) Run(ctx context.Context) error {
+	nodes, err := o.resolve(ctx, o.client)
+	if err != nil {
+		return &ExitCodeError{Code: ExitError, Err: err}
+	}
+	pods, err := podsOnNodes(ctx, o.client, nodes)
+	if err != nil {
+		return &ExitCodeError{Code: ExitError, Err: err}
+	}
+	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
+	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
+	defer stop()
+
+	applyNow := o.Apply && o.Yes
+	plans := map[string]*nodePlan{}
+	var mu sync.Mutex
+	results := runner.Run(ctx, "flannel-gc", nodes, func(ctx context.Context, s *nodeexec.Session) error {
+		np, err := o.scanAndDecide(ctx, s, pods[s.Node], nil)
+		if err != nil {
+			return err
+		}
+		if applyNow && np.plan.Refused == "" {
+			if err := o.apply(ctx, s, np); err != nil {
+				return err
+			}
+		}
+		mu.Lock()
+		plans[s.Node] = np
+		mu.Unlock()
+		return nil
+	})
+	o.printPlans(nodes, plans, applyNow)
+
+	if o.Apply && !o.Yes && ctx.Err() == nil {
+		confirmed := map[string]*nodePlan{}
+		for n, np := range plans {
+			if np.plan.Refused == "" && len(np.plan.Leaked) > 0 {
+				confirmed[n] = np
+			}
+		}
+		if len(confirmed) == 0 {
+			fmt.Fprintln(o.Out, "nothing to release")
+		} else if o.confirm(fmt.Sprintf("Move the leaked files of %d nodes aside? [y/N] ", len(confirmed))) {
+			var targets []string
+			for n := range confirmed {
+				targets = append(targets, n)
+			}
+			sort.Strings(targets)
+			// Scan again in a fresh pod and release only what both scans
+			// call leaked: time has passed since the first one.
+			applied := map[string]*nodePlan{}
+			results = runner.Run(ctx, "flannel-gc", targets, func(ctx context.Context, s *nodeexec.Session) error {
+				np, err := o.scanAndDecide(ctx, s, pods[s.Node], confirmed[s.Node])
+				if err != nil {
+					return err
+				}
+				if np.plan.Refused == "" {
+					if err := o.apply(ctx, s, np); err != nil {
+						return err
+					}
+				}
+				mu.Lock()
+				applied[s.Node] = np
+				mu.Unlock()
+				return nil
+			})
+			o.printPlans(targets, applied, true)
+			plans = applied
+		}
+	}
+	if err := nodeFailures(results); err != nil {
+		return err
+	}
+	for _, np := range plans {
+		if np.plan.Refused != "" {
+			return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("refused on node %s: %s", np.plan.Node, np.plan.Refused)}
+		}
+	}
+	return nil
+}
+
+func (o *FlannelGCOptions) confirm(prompt string) bool {
+	fmt.Fprint(o.ErrOut, prompt)
+	line, _ := bufio.NewReader(o.In).ReadString('\n')
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "y" || answer == "yes"
+}
+
+// scanAndDecide runs the scan script and decides. With only set, leaked
+// allocations are limited to those also leaked in that earlier plan.
+func (o *FlannelGCOptions) scanAndDecide(ctx context.Context, s *nodeexec.Session, pods []flannelgc.Pod, only *nodePlan) (*nodePlan, error) {
+	argv, err := nodescripts.Command(nodescripts.FlannelScan, s.HostRoot(), map[string]string{
+		"NETWORK": o.network, "IPAM_DIRS": strings.Join(o.ipamDirs, " "),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.Exec(ctx, argv)
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	scan, err := nodescripts.ParseScan(out)
+	if err != nil {
+		return nil, fmt.Errorf("scan output: %w", err)
+	}
+	plan := flannelgc.Decide(flannelgc.Input{
+		Node: s.Node, Allocations: scan.Allocations, Runtime: scan.Runtime, Pods: pods, Now: scan.Now, MinAge: o.MinAge,
+	})
+	if only != nil {
+		prev := map[string]string{}
+		for _, a := range only.plan.Leaked {
+			prev[a.Dir+"/"+a.IP.String()] = a.ContainerID
+		}
+		var leaked []flannelgc.Allocation
+		for _, a := range plan.Leaked {
+			if prev[a.Dir+"/"+a.IP.String()] == a.ContainerID {
+				leaked = append(leaked, a)
+			} else {
+				plan.Kept = append(plan.Kept, flannelgc.Kept{Allocation: a, Reason: "not in the confirmed plan"})
+			}
+		}
+		plan.Leaked = leaked
+	}
+	return &nodePlan{plan: plan, now: scan.Now}, nil
+}
+
+// apply moves the leaked files, one exec per IPAM directory.
+func (o *FlannelGCOptions) apply(ctx context.Context, s *nodeexec.Session, np *nodePlan) error {
+	byDir := map[string][]string{}
+	for _, a := range np.plan.Leaked {
+		byDir[a.Dir] = append(byDir[a.Dir], a.IP.String(), a.ContainerID)
+	}
+	stamp := o.now().UTC().Format("20060102T150405Z")
+	dirs := make([]string, 0, len(byDir))
+	for d := range byDir {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, dir := range dirs {
+		// <datadir>/<net> -> <datadir>/../acknet-backup/<net>-<time>: beside
+		// the networks directory, never inside it.
+		backup := path.Join(path.Dir(path.Dir(dir)), "acknet-backup", path.Base(dir)+"-"+stamp)
+		argv, err := nodescripts.Command(nodescripts.FlannelGCApply, s.HostRoot(), map[string]string{
+			"NETWORK_DIR": dir, "BACKUP_DIR": backup,
+		}, byDir[dir]...)
+		if err != nil {
+			return err
+		}
+		out, err := s.Exec(ctx, argv)
+		recs, perr := nodescripts.ParseApply(out)
+		np.moved = append(np.moved, recs...)
+		np.restores = append(np.restores, fmt.Sprintf("mv %s/* %s/", backup, dir))
+		if err != nil {
+			return fmt.Errorf("apply in %s: %w", dir, err)
+		}
+		if perr != nil {
+			return fmt.Errorf("apply output: %w", perr)
+		}
+	}
+	return nil
+}
+
+func (o *FlannelGCOptions) printPlans(nodes []string, plans map[string]*nodePlan, applied bool) {
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	leakedTotal := 0
+	for _, n := range nodes {
+		np := plans[n]
+		if np == nil {
+			continue
+		}
+		p := np.plan
+		if p.Refused != "" {
+			fmt.Fprintf(w, "node %s: REFUSED: %s\n\n", n, p.Refused)
+			continue
+		}
+		mode := "dry run"
+		if applied {
+			mode = "applied"
+		}
+		fmt.Fprintf(w, "node %s: %d allocations, %d leaked (%s)\n", n, len(p.Leaked)+len(p.Kept), len(p.Leaked), mode)
+		if len(p.Leaked)+len(p.Kept) == 0 {
+			fmt.Fprintln(w)
+			continue
+		}
+		fmt.Fprintln(w, "  IP\tCONTAINER\tAGE\tDECISION")
+		moved := map[string]string{}
+		for _, r := range np.moved {
+			if r.Moved {
+				moved[r.IP] = "moved to " + r.Detail
+			} else {
+				moved[r.IP] = "kept at apply: " + r.Detail
+			}
+		}
+		for _, a := range p.Leaked {
+			decision := "leaked"
+			if m := moved[a.IP.String()]; m != "" {
+				decision = m
+			}
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", a.IP, short(a.ContainerID), age(np.now, a.ModTime), decision)
+		}
+		for _, k := range p.Kept {
+			fmt.Fprintf(w, "  %s\t%s\t%s\tkept: %s\n", k.IP, short(k.ContainerID), age(np.now, k.ModTime), k.Reason)
+		}
+		for _, r := range np.restores {
+			fmt.Fprintf(w, "  to restore, on the node: %s\n", r)
+		}
+		fmt.Fprintln(w)
+		leakedTotal += len(p.Leaked)
+	}
+	_ = w.Flush()
+	if !applied && leakedTotal > 0 {
+		fmt.Fprintf(o.Out, "%d leaked IPs; nothing was changed. To release them: add --apply\n", leakedTotal)
+	}
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	if id == "" {
+		return "-"
+	}
+	return id
+}
+
+func age(now, t time.Time) string {
+	if t.IsZero() || t.Unix() == 0 {
+		return "?"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// podsOnNodes lists the pods that have not finished on each node, with
+// their IPs. Few nodes: one field-selected LIST each; many: one paged LIST
+// of every pod, which is cheaper than a request per node.
+func podsOnNodes(ctx context.Context, cs kubernetes.Interface, nodes []string) (map[string][]flannelgc.Pod, error) {
+	want := map[string]bool{}
+	for _, n := range nodes {
+		want[n] = true
+	}
+	out := map[string][]flannelgc.Pod{}
+	add := func(p *corev1.Pod) {
+		if !want[p.Spec.NodeName] || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			return
+		}
+		fp := flannelgc.Pod{Namespace: p.Namespace, Name: p.Name}
+		for _, ip := range p.Status.PodIPs {
+			if a, err := netip.ParseAddr(ip.IP); err == nil {
+				fp.IPs = append(fp.IPs, a)
+			}
+		}
+		out[p.Spec.NodeName] = append(out[p.Spec.NodeName], fp)
+	}
+	list := func(selector string) error {
+		opts := metav1.ListOptions{FieldSelector: selector, Limit: 500}
+		for {
+			l, err := cs.CoreV1().Pods("").List(ctx, opts)
+			if err != nil {
+				return fmt.Errorf("list pods: %w", err)
+			}
+			for i := range l.Items {
+				add(&l.Items[i])
+			}
+			if l.Continue == "" {
+				return nil
+			}
+			opts.Continue = l.Continue
+		}
+	}
+	const perNodeLimit = 50
+	if len(nodes) > perNodeLimit {
+		return out, list("")
+	}
+	for _, n := range nodes {
+		if err := list("spec.nodeName=" + n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

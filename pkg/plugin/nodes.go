@@ -1,0 +1,203 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
+)
+
+// NodeOptions are the flags every node command shares: which nodes, and how
+// the debug pods run.
+type NodeOptions struct {
+	Nodes        []string
+	Selector     string
+	AllNodes     bool
+	Concurrency  int
+	Timeout      time.Duration
+	StartTimeout time.Duration
+	Image        string
+	Namespace    string
+	// HostRoot is where the debug pod mounts the host's /. Tests point it
+	// at a fake host root; users never need it.
+	HostRoot string
+
+	// exit ends the process on a second interrupt; tests replace it.
+	exit func(int)
+}
+
+func (n *NodeOptions) addFlags(f *pflag.FlagSet) {
+	f.StringSliceVar(&n.Nodes, "node", nil, "Node to work on (repeatable, or comma-separated)")
+	f.StringVarP(&n.Selector, "selector", "l", "", "Work on the nodes matching this label selector")
+	f.BoolVar(&n.AllNodes, "all-nodes", false, "Work on every node")
+	f.IntVar(&n.Concurrency, "concurrency", 10, "How many nodes to work on at once")
+	f.DurationVar(&n.Timeout, "node-timeout", 2*time.Minute, "Time limit per node: create the debug pod, run, delete")
+	f.DurationVar(&n.StartTimeout, "start-timeout", time.Minute, "How long to wait for a debug pod to run")
+	image := os.Getenv(nodeexec.ImageEnv)
+	if image == "" {
+		image = nodeexec.DefaultImage
+	}
+	f.StringVar(&n.Image, "image", image, "Debug pod image; it needs chroot and sleep (busybox). Default from "+nodeexec.ImageEnv)
+	f.StringVar(&n.Namespace, "node-namespace", nodeexec.DefaultNamespace, "Namespace of the debug pods; it must allow privileged pods")
+	f.StringVar(&n.HostRoot, "host-root", nodeexec.DefaultHostRoot, "Where the debug pod mounts the host's / (for tests)")
+	_ = f.MarkHidden("host-root")
+}
+
+func (n *NodeOptions) validate() error {
+	modes := 0
+	for _, set := range []bool{len(n.Nodes) > 0, n.Selector != "", n.AllNodes} {
+		if set {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return usageErr("say which nodes: exactly one of --node, -l/--selector or --all-nodes")
+	}
+	for _, name := range n.Nodes {
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			return usageErr("--node %q is not a valid node name: %s", name, strings.Join(errs, "; "))
+		}
+	}
+	if n.Concurrency < 1 || n.Concurrency > 500 {
+		return usageErr("--concurrency must be between 1 and 500")
+	}
+	if n.Timeout < 10*time.Second {
+		return usageErr("--node-timeout must be at least 10s")
+	}
+	if n.Image == "" {
+		return usageErr("--image must not be empty")
+	}
+	return nil
+}
+
+// resolve turns the node flags into node names, checking that named nodes
+// exist so a typo is an error rather than a debug pod that never starts.
+func (n *NodeOptions) resolve(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
+	if len(n.Nodes) > 0 {
+		var missing []string
+		for _, name := range n.Nodes {
+			if _, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err != nil {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("nodes not found: %s", strings.Join(missing, ", "))
+		}
+		return dedupe(n.Nodes), nil
+	}
+	var names []string
+	opts := metav1.ListOptions{LabelSelector: n.Selector, Limit: 500}
+	for {
+		l, err := cs.CoreV1().Nodes().List(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list nodes: %w", err)
+		}
+		for _, node := range l.Items {
+			names = append(names, node.Name)
+		}
+		if l.Continue == "" {
+			break
+		}
+		opts.Continue = l.Continue
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no node matches")
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (n *NodeOptions) runner(cs kubernetes.Interface, cfg *rest.Config, progress io.Writer) *nodeexec.Runner {
+	return nodeexec.NewRunner(cs, cfg, nodeexec.Options{
+		Namespace: n.Namespace, Image: n.Image, HostRoot: n.HostRoot, Concurrency: n.Concurrency,
+		NodeTimeout: n.Timeout, StartTimeout: n.StartTimeout, Progress: progress,
+	})
+}
+
+// progressWriter is stderr on a terminal, nothing otherwise.
+func progressWriter(errOut io.Writer) io.Writer {
+	if printers.IsTerminal(errOut) {
+		return errOut
+	}
+	return nil
+}
+
+// interruptible returns a context that the first SIGINT/SIGTERM cancels, so
+// the runner deletes its pods; a second one exits at once and says what may
+// be left behind.
+func (n *NodeOptions) interruptible(parent context.Context, streams genericiooptions.IOStreams, r *nodeexec.Runner) (context.Context, func()) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	stopped := make(chan struct{})
+	exit := n.exit
+	if exit == nil {
+		exit = os.Exit
+	}
+	go func() {
+		select {
+		case <-sigs:
+			fmt.Fprintln(streams.ErrOut, "interrupted: deleting the debug pods (interrupt again to exit at once)")
+			cancel()
+		case <-stopped:
+			return
+		}
+		select {
+		case <-sigs:
+			left := r.Leftovers()
+			fmt.Fprintf(streams.ErrOut, "exiting; debug pods that may be left: %s\nremove them with: kubectl acknet cleanup\n", strings.Join(left, ", "))
+			exit(130)
+		case <-stopped:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(stopped)
+		cancel()
+	}
+}
+
+// nodeFailures summarizes per-node errors as one error, or nil.
+func nodeFailures(results []nodeexec.Result) error {
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("node %s: %w", r.Node, r.Err))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%d of %d nodes failed:\n%w", len(errs), len(results), errors.Join(errs...))}
+}

@@ -36,7 +36,23 @@ var (
 	FlannelScan    = Load("flannel-scan")
 	FlannelGCApply = Load("flannel-gc-apply")
 	Conntrack      = Load("conntrack")
+	IPVSModules    = Load("ipvs-modules")
+	IPVSTimeout    = Load("ipvs-timeout")
 )
+
+// IPVSSchedulers are the schedulers of the Linux IPVS code; the module of
+// scheduler S is ip_vs_S.
+var IPVSSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
+
+// ValidScheduler reports whether s is a known IPVS scheduler.
+func ValidScheduler(s string) bool {
+	for _, k := range IPVSSchedulers {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
 
 // HostPath is the PATH scripts run with on the host.
 const HostPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

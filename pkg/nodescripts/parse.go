@@ -159,3 +159,83 @@ func at(f []string, i int) string {
 	}
 	return ""
 }
+
+// Module is one kernel module as ipvs-modules sees it.
+type Module struct {
+	Name                         string
+	Loaded, Available, Persisted bool
+}
+
+// ModulesResult is the parsed output of ipvs-modules.
+type ModulesResult struct {
+	Modules []Module
+	// Loaded, Persisted and Failed record what APPLY=1 did.
+	Loaded    []string
+	Persisted []string
+	Failed    map[string]string
+}
+
+// ParseModules parses ipvs-modules output.
+func ParseModules(out string) (*ModulesResult, error) {
+	r := &ModulesResult{Failed: map[string]string{}}
+	err := eachRecord(out, func(f []string) error {
+		switch f[0] {
+		case "module":
+			r.Modules = append(r.Modules, Module{Name: at(f, 1), Loaded: at(f, 2) == "loaded",
+				Available: at(f, 3) == "available", Persisted: at(f, 4) == "persisted"})
+		case "loaded":
+			r.Loaded = append(r.Loaded, at(f, 1))
+		case "persisted":
+			r.Persisted = append(r.Persisted, at(f, 1))
+		case "failed":
+			r.Failed[at(f, 1)] = at(f, 2)
+		default:
+			return fmt.Errorf("unexpected record %q", f[0])
+		}
+		return nil
+	})
+	if err == nil && len(r.Modules) == 0 {
+		err = fmt.Errorf("ipvs-modules output names no module")
+	}
+	return r, err
+}
+
+// Timeouts are IPVS timeouts in seconds.
+type Timeouts struct{ TCP, TCPFin, UDP int }
+
+func (t Timeouts) String() string { return fmt.Sprintf("%d %d %d", t.TCP, t.TCPFin, t.UDP) }
+
+// TimeoutsResult is the parsed output of ipvs-timeout.
+type TimeoutsResult struct {
+	Current, Old, New *Timeouts
+}
+
+// ParseTimeouts parses ipvs-timeout output.
+func ParseTimeouts(out string) (*TimeoutsResult, error) {
+	r := &TimeoutsResult{}
+	err := eachRecord(out, func(f []string) error {
+		if f[0] != "timeout" {
+			return fmt.Errorf("unexpected record %q", f[0])
+		}
+		var t Timeouts
+		var err error
+		for i, dst := range []*int{&t.TCP, &t.TCPFin, &t.UDP} {
+			if *dst, err = strconv.Atoi(at(f, 2+i)); err != nil {
+				return fmt.Errorf("bad timeout record: %w", err)
+			}
+		}
+		switch at(f, 1) {
+		case "current":
+			r.Current = &t
+		case "old":
+			r.Old = &t
+		case "new":
+			r.New = &t
+		}
+		return nil
+	})
+	if err == nil && r.Current == nil && r.Old == nil {
+		err = fmt.Errorf("ipvs-timeout output has no timeouts")
+	}
+	return r, err
+}

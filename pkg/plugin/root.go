@@ -96,6 +96,7 @@ Start with:
 	cmd.AddCommand(newDoctorCmd(streams, g))
 	cmd.AddCommand(newFlannelCmd(streams, g))
 	cmd.AddCommand(newConntrackCmd(streams, g))
+	cmd.AddCommand(newIPVSCmd(streams, g))
 	cmd.AddCommand(newCleanupCmd(streams, g))
 	cmd.AddCommand(newVersionCmd(streams))
 	return cmd

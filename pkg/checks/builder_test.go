@@ -1,18 +1,63 @@
 package checks
 
 import (
+	"net/netip"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/flannelgc"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
 )
 
 // testNow is the clock of every test snapshot.
 var testNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
 // snap builds test snapshots fluently: snapshot().terway(...).cm(...).s
-type snapB struct{ s *cluster.Snapshot }
+type snapB struct {
+	s     *cluster.Snapshot
+	nodes map[string]*NodeFacts
+}
+
+// withNodes adds what doctor --node-checks would have gathered.
+func (b *snapB) withNodes(n map[string]*NodeFacts) *snapB {
+	b.nodes = n
+	return b
+}
+
+func ct(count, limit int64, full string) *nodescripts.ConntrackStats {
+	return &nodescripts.ConntrackStats{Count: count, Max: limit, TableFull: full, Protocols: map[string]int64{"tcp": count}}
+}
+
+func mods(loaded ...string) *nodescripts.ModulesResult {
+	r := &nodescripts.ModulesResult{}
+	for _, name := range []string{"ip_vs", "ip_vs_rr", "ip_vs_lc", "nf_conntrack"} {
+		on := false
+		for _, l := range loaded {
+			on = on || l == name
+		}
+		r.Modules = append(r.Modules, nodescripts.Module{Name: name, Loaded: on, Available: true, Persisted: on})
+	}
+	return r
+}
+
+// scan is a node with one live sandbox at 10.0.0.2 and, when leak is set, an
+// old allocation for each ip whose container is gone.
+func scan(leak bool, ips ...string) *nodescripts.ScanResult {
+	live := "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	r := &nodescripts.ScanResult{Now: testNow, Dirs: map[string]bool{"/var/lib/cni/networks/cb0": true},
+		Runtime: flannelgc.Runtime{Name: "crictl", OK: true, Sandboxes: []string{live}},
+		Allocations: []flannelgc.Allocation{{Dir: "/var/lib/cni/networks/cb0", IP: netip.MustParseAddr("10.0.0.2"), ContainerID: live, ModTime: testNow.Add(-time.Hour)}}}
+	for _, ip := range ips {
+		id := live
+		if leak {
+			id = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+		}
+		r.Allocations = append(r.Allocations, flannelgc.Allocation{Dir: "/var/lib/cni/networks/cb0", IP: netip.MustParseAddr(ip), ContainerID: id, ModTime: testNow.Add(-time.Hour)})
+	}
+	return r
+}
 
 func snapshot() *snapB {
 	return &snapB{s: &cluster.Snapshot{

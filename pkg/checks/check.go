@@ -69,7 +69,9 @@ type Check struct {
 	// the remediation. Both feed --list-checks and docs/checks.md.
 	Why string
 	Fix string
-	Run func(*Env) Result
+	// Node is true for node-side checks, which need doctor --node-checks.
+	Node bool
+	Run  func(*Env) Result
 }
 
 // Docs is where a check is documented.

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
 )
 
 // contractIDs are the public check IDs of the catalog. Renaming one breaks
@@ -23,6 +24,7 @@ var contractIDs = []string{
 	"terway.eip-pool", "terway.mac-not-found", "terway.hostport", "terway.pod-outside-vswitch", "kubeproxy.config",
 	"kubeproxy.conntrack-max-per-core", "kubeproxy.ipvs-udp-timeout", "kubeproxy.ipvs-scheduler", "kubeproxy.proxier",
 	"kubeproxy.master-worker-drift", "coredns.cluster-domain", "dns.nodelocal",
+	"node.conntrack-usage", "node.ipvs-modules", "node.ipvs-timeouts", "node.flannel-ip-leak", "node.flannel-ipam-tmpfs",
 }
 
 func TestCatalogIDsAreTheContract(t *testing.T) {
@@ -283,6 +285,42 @@ func checkCases() []checkCase {
 		{id: "coredns.cluster-domain", kind: kPass, name: "default", snap: snapshot().cm(cluster.CMCoreDNS, "Corefile", corefileDefault), want: StatusPass},
 		{id: "coredns.cluster-domain", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ConfigMapRead(cluster.CMCoreDNS)), want: StatusSkip, contains: "Forbidden"},
 
+		// node.conntrack-usage
+		{id: "node.conntrack-usage", kind: kTrigger, name: "96% full", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(960, 1000, "")}, "n2": {Conntrack: ct(10, 1000, "")}}), want: StatusFail, contains: "node/n1"},
+		{id: "node.conntrack-usage", kind: kTrigger, name: "82% full", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(820, 1000, "")}}), want: StatusWarn, contains: "82%"},
+		{id: "node.conntrack-usage", kind: kTrigger, name: "table overflowed once", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(10, 1000, "nf_conntrack: table full, dropping packet")}}), want: StatusFail, contains: "dropping packet"},
+		{id: "node.conntrack-usage", kind: kPass, name: "low", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(10, 1000, "")}}), want: StatusPass, contains: "1% on n1"},
+		{id: "node.conntrack-usage", kind: kNA, name: "no --node-checks", snap: snapshot(), want: StatusSkip, contains: "--node-checks"},
+		{id: "node.conntrack-usage", kind: kForbidden, name: "no debug pod could run", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Err: "namespace kube-system does not allow privileged pods"}}), want: StatusSkip, contains: "privileged"},
+
+		// node.ipvs-modules
+		{id: "node.ipvs-modules", kind: kTrigger, name: "scheduler module missing", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"mode: ipvs\nipvs:\n  scheduler: lc\n").
+			withNodes(map[string]*NodeFacts{"n1": {Modules: mods("ip_vs", "nf_conntrack")}}), want: StatusFail, contains: "ip_vs_lc not loaded"},
+		{id: "node.ipvs-modules", kind: kPass, name: "all there", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
+			withNodes(map[string]*NodeFacts{"n1": {Modules: mods("ip_vs", "ip_vs_rr", "nf_conntrack")}}), want: StatusPass},
+		{id: "node.ipvs-modules", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables).withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
+		{id: "node.ipvs-modules", kind: kForbidden, name: "node unreachable", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]*NodeFacts{"n1": {Err: "forbidden"}}), want: StatusSkip, contains: "forbidden"},
+
+		// node.ipvs-timeouts
+		{id: "node.ipvs-timeouts", kind: kTrigger, name: "old kubernetes with 300s", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
+			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}}}}), want: StatusWarn, contains: "--set 900,120,10"},
+		{id: "node.ipvs-timeouts", kind: kPass, name: "new kubernetes reports", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
+			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}), want: StatusInfo, contains: "900/120/10"},
+		{id: "node.ipvs-timeouts", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables).withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
+		{id: "node.ipvs-timeouts", kind: kForbidden, name: "no ipvsadm anywhere", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]*NodeFacts{"n1": {TimeoutsErr: "ipvsadm not found"}}), want: StatusSkip, contains: "ipvsadm"},
+
+		// node.flannel-ip-leak
+		{id: "node.flannel-ip-leak", kind: kTrigger, name: "leak", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: scan(true, "10.0.0.5")}}), want: StatusWarn, contains: "flannel gc --node n1 --apply"},
+		{id: "node.flannel-ip-leak", kind: kPass, name: "all live", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: scan(false, "10.0.0.5")}}), want: StatusPass},
+		{id: "node.flannel-ip-leak", kind: kNA, name: "terway", snap: terwayCluster().withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
+		{id: "node.flannel-ip-leak", kind: kForbidden, name: "scan failed everywhere", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Err: "exec forbidden"}}), want: StatusSkip, contains: "exec forbidden"},
+
+		// node.flannel-ipam-tmpfs
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "on disk", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: scan(false)}}), want: StatusInfo, contains: "0 of 1 node"},
+		{id: "node.flannel-ipam-tmpfs", kind: kPass, name: "tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: &nodescripts.ScanResult{Dirs: map[string]bool{"/var/run/cni/networks/cb0": true}}}}), want: StatusInfo, contains: "1 of 1 node"},
+		{id: "node.flannel-ipam-tmpfs", kind: kNA, name: "terway", snap: terwayCluster().withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
+		{id: "node.flannel-ipam-tmpfs", kind: kForbidden, name: "node unreachable", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Err: "boom"}}), want: StatusSkip, contains: "boom"},
+
 		// dns.nodelocal
 		{id: "dns.nodelocal", kind: kTrigger, name: "absent", snap: snapshot(), want: StatusInfo, contains: "not deployed"},
 		{id: "dns.nodelocal", kind: kPass, name: "present", snap: snapshot().ds("kube-system", "node-local-dns", map[string]string{"k8s-app": "node-local-dns"}), want: StatusInfo, contains: "is deployed"},
@@ -302,7 +340,9 @@ func TestChecks(t *testing.T) {
 			if !ok {
 				t.Fatalf("no check %s", tc.id)
 			}
-			r := Run(NewEnv(tc.snap.s), []Check{c})[0].Result
+			env := NewEnv(tc.snap.s)
+			env.NodeFacts = tc.snap.nodes
+			r := Run(env, []Check{c})[0].Result
 			if r.Status != tc.want {
 				t.Fatalf("status = %s, want %s (summary %q, findings %+v)", r.Status, tc.want, r.Summary, r.Findings)
 			}

@@ -40,6 +40,10 @@ type Env struct {
 	FlannelCNIErr error
 
 	KubeProxy map[string]*KubeProxyConf
+
+	// NodeFacts holds what doctor --node-checks gathered, by node; nil
+	// when the node checks did not run.
+	NodeFacts map[string]*NodeFacts
 }
 
 // KubeProxyConf is one kube-proxy ConfigMap, parsed.

@@ -339,3 +339,29 @@ func TestCommand(t *testing.T) {
 		t.Error("bad env name accepted")
 	}
 }
+
+func TestCombined(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		h := newFakeHost(t)
+		h.file("proc/sys/net/netfilter/nf_conntrack_count", "5\n")
+		h.file("proc/sys/net/netfilter/nf_conntrack_max", "10\n")
+		h.stub("crictl", "exit 0")
+		all := Combined("node-checks", IPVSTimeout, Conntrack, FlannelScan)
+		out, stderr, err := h.run(sh, all, scanEnv)
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		secs := SplitSections(out)
+		// ipvsadm is missing: its section fails with status 3, the others run.
+		if s := secs["ipvs-timeout"]; s == nil || !s.Ended || s.Status != 3 {
+			t.Errorf("ipvs-timeout section %+v", s)
+		}
+		c, err := ParseConntrack(secs["conntrack"].Output)
+		if err != nil || c.Count != 5 || secs["conntrack"].Status != 0 {
+			t.Errorf("conntrack %+v %v", c, err)
+		}
+		if _, err := ParseScan(secs["flannel-scan"].Output); err != nil {
+			t.Errorf("scan: %v", err)
+		}
+	})
+}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
@@ -50,12 +51,15 @@ type DoctorOptions struct {
 	LogLines     int64
 	ChunkSize    int64
 	VSwitchCIDRs []string
+	NodeChecks   bool
+	NodeOptions
 
 	failOn   checks.Status
 	selected []checks.Check
 	cidrs    []netip.Prefix
 	color    bool
 	client   kubernetes.Interface
+	config   *rest.Config
 	server   string
 }
 
@@ -97,6 +101,8 @@ doctor could not run (no cluster, bad flags).`,
 	f.Int64Var(&o.LogLines, "log-lines", 2000, "With --logs: at most this many lines per pod")
 	f.Int64Var(&o.ChunkSize, "chunk-size", 500, "Page size of LIST requests")
 	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of the vSwitches Terway allocates from (enables terway.pod-outside-vswitch)")
+	f.BoolVar(&o.NodeChecks, "node-checks", false, "Also run the node.* checks: one debug pod per node (all nodes unless --node or -l)")
+	o.addFlags(f)
 	return cmd
 }
 
@@ -121,7 +127,7 @@ func (o *DoctorOptions) Complete() error {
 	if err != nil {
 		return &ExitCodeError{Code: ExitError, Err: err}
 	}
-	o.client, o.server = cs, cfg.Host
+	o.client, o.config, o.server = cs, cfg, cfg.Host
 	return nil
 }
 
@@ -140,8 +146,29 @@ func (o *DoctorOptions) Validate() error {
 	if o.ChunkSize < 1 {
 		return usageErr("--chunk-size must be positive")
 	}
+	if o.NodeChecks {
+		if len(o.Nodes) == 0 && o.Selector == "" {
+			o.AllNodes = true
+		}
+		if err := o.validate(); err != nil {
+			return err
+		}
+	} else if len(o.Nodes) > 0 || o.Selector != "" || o.AllNodes {
+		return usageErr("--node, -l and --all-nodes choose the nodes of --node-checks; add --node-checks")
+	}
+	all := checks.All()
+	if !o.NodeChecks && len(o.Checks) == 0 {
+		// Node-side checks launch pods; they run only when asked for.
+		var clusterSide []checks.Check
+		for _, c := range all {
+			if !c.Node {
+				clusterSide = append(clusterSide, c)
+			}
+		}
+		all = clusterSide
+	}
 	var err error
-	if o.selected, err = checks.Select(checks.All(), o.Checks, o.Skip); err != nil {
+	if o.selected, err = checks.Select(all, o.Checks, o.Skip); err != nil {
 		return usageErr("%v", err)
 	}
 	if len(o.selected) == 0 {
@@ -176,6 +203,13 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		return &ExitCodeError{Code: ExitError, Err: o.describeReadError(err)}
 	}
 	env := checks.NewEnv(snap)
+	if o.NodeChecks {
+		facts, err := o.gatherNodeFacts(ctx, env)
+		if err != nil {
+			return &ExitCodeError{Code: ExitError, Err: err}
+		}
+		env.NodeFacts = facts
+	}
 	rep := report.Build(env, o.server, checks.Run(env, o.selected))
 	if err := (report.Printer{Format: o.Output, Color: o.color}).Print(o.Out, rep); err != nil {
 		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("print report: %w", err)}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestIPVSModulesThroughDebugPods(t *testing.T) {
@@ -81,5 +82,49 @@ esac`)
 	}
 	if n := debugPodsLeft(t); n != 0 {
 		t.Errorf("%d debug pods left", n)
+	}
+}
+
+func TestDoctorNodeChecks(t *testing.T) {
+	load(t, "flannel-broken") // Flannel, kube-proxy IPVS with scheduler lc
+	podIP := kwokNode(t, "kwok-doc-0")
+	root := newFakeRoot(t)
+	root.write("proc/sys/net/netfilter/nf_conntrack_count", "970\n", 0)
+	root.write("proc/sys/net/netfilter/nf_conntrack_max", "1000\n", 0)
+	root.write("proc/modules", "ip_vs 1 0 - Live 0x0\nnf_conntrack 1 0 - Live 0x0\n", 0)
+	root.write("var/ipvs-timeouts", "900 120 300", 0)
+	root.stub("ipvsadm", `echo "Timeout (tcp tcpfin udp): $(cat /var/ipvs-timeouts)"`)
+	root.stub("crictl", "echo "+liveA)
+	root.write("var/lib/cni/networks/cb0/10.244.7.2", liveA+"\r\neth0", time.Hour)
+	root.write("var/lib/cni/networks/cb0/"+podIP, goneID(1)+"\r\neth0", time.Hour)
+	root.write("var/lib/cni/networks/cb0/10.244.7.40", goneID(2)+"\r\neth0", time.Hour)
+
+	r := acknet(t, "doctor", "-o", "json", "--node-checks", "--node", "kwok-doc-0", "--host-root", root.dir)
+	rep := parseReport(t, r)
+	want := map[string]string{
+		"node.conntrack-usage": "fail", "node.ipvs-modules": "fail", "node.ipvs-timeouts": "info",
+		"node.flannel-ip-leak": "warn", "node.flannel-ipam-tmpfs": "info", "flannel.cni-version": "fail",
+	}
+	for id, st := range want {
+		if got := rep.status(id); got != st {
+			t.Errorf("%s = %s (%s), want %s", id, got, rep.summary(id), st)
+		}
+	}
+	if objs := rep.findingObjects("node.flannel-ip-leak"); len(objs) != 1 || objs[0] != "node/kwok-doc-0" {
+		t.Errorf("leak findings %v", objs)
+	}
+	if r.code != 2 {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+	if n := debugPodsLeft(t); n != 0 {
+		t.Errorf("%d debug pods left", n)
+	}
+	tbl := acknet(t, "doctor", "--node-checks", "--node", "kwok-doc-0", "--host-root", root.dir, "--checks", "node.*")
+	t.Logf("doctor --node-checks:\n%s", tbl.stdout)
+
+	// Without --node-checks no pod is created and the node checks are not listed.
+	plain := parseReport(t, acknet(t, "doctor", "-o", "json"))
+	if plain.status("node.conntrack-usage") != "(absent)" {
+		t.Error("node checks ran without --node-checks")
 	}
 }

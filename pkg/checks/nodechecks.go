@@ -1,0 +1,301 @@
+package checks
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/flannelgc"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
+)
+
+// NodeFacts is what doctor --node-checks gathered on one node.
+type NodeFacts struct {
+	// Err is set when the node could not be examined at all (no pod, no exec).
+	Err          string
+	Conntrack    *nodescripts.ConntrackStats
+	ConntrackErr string
+	Modules      *nodescripts.ModulesResult
+	ModulesErr   string
+	Timeouts     *nodescripts.TimeoutsResult
+	TimeoutsErr  string
+	Scan         *nodescripts.ScanResult
+	ScanErr      string
+	// Pods are the pods on the node that have not finished, for the leak decision.
+	Pods []flannelgc.Pod
+}
+
+// Thresholds of node.conntrack-usage, in percent.
+const (
+	ConntrackWarnPct = 80
+	ConntrackFailPct = 95
+)
+
+// LeakMinAge is the youngest allocation node.flannel-ip-leak may call leaked.
+const LeakMinAge = 10 * time.Minute
+
+// eachNode runs fn over the nodes in name order, and returns a skip when the
+// node checks did not run or no node could be examined.
+func eachNode(e *Env, fn func(node string, f *NodeFacts)) *Result {
+	if e.NodeFacts == nil {
+		r := Skip("node-side check: runs only with --node-checks")
+		return &r
+	}
+	names := make([]string, 0, len(e.NodeFacts))
+	var errs []string
+	for n, f := range e.NodeFacts {
+		names = append(names, n)
+		if f.Err != "" {
+			errs = append(errs, n+": "+f.Err)
+		}
+	}
+	if len(names) == 0 {
+		r := Skip("no node was examined")
+		return &r
+	}
+	if len(errs) == len(names) {
+		sort.Strings(errs)
+		r := Skip("no node could be examined: %s", truncate(strings.Join(errs, "; "), 300))
+		return &r
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if e.NodeFacts[n].Err == "" {
+			fn(n, e.NodeFacts[n])
+		}
+	}
+	return nil
+}
+
+// worst keeps the highest-ranked status.
+func worst(a, b Status) Status {
+	if b.Rank() > a.Rank() {
+		return b
+	}
+	return a
+}
+
+func conntrackUsage(e *Env) Result {
+	status := StatusPass
+	var findings []Finding
+	var skipped []string
+	highest, highestNode := -1.0, ""
+	if r := eachNode(e, func(n string, f *NodeFacts) {
+		c := f.Conntrack
+		if c == nil {
+			skipped = append(skipped, n+": "+f.ConntrackErr)
+			return
+		}
+		u := c.Usage()
+		if u > highest {
+			highest, highestNode = u, n
+		}
+		s := StatusPass
+		switch {
+		case u >= ConntrackFailPct || c.TableFull != "":
+			s = StatusFail
+		case u >= ConntrackWarnPct:
+			s = StatusWarn
+		default:
+			return
+		}
+		status = worst(status, s)
+		msg := fmt.Sprintf("conntrack table %.0f%% full (%d of %d)", u, c.Count, c.Max)
+		if len(c.Protocols) > 0 {
+			msg += "; by protocol: " + protocolList(c.Protocols)
+		}
+		if c.TableFull != "" {
+			msg += "; kernel: " + c.TableFull
+		}
+		findings = append(findings, Finding{Object: "node/" + n, Node: n, Message: msg,
+			Remediation: "raise net.netfilter.nf_conntrack_max or conntrack.maxPerCore in kube-proxy-worker; move short-lived connections to persistent ones; NodeLocal DNSCache for DNS"})
+	}); r != nil {
+		return *r
+	}
+	if len(findings) > 0 {
+		return WithFindings(status, count(len(findings), "node")+" with a filling conntrack table", findings)
+	}
+	if highestNode == "" {
+		return Skip("conntrack could not be read: %s", truncate(strings.Join(skipped, "; "), 300))
+	}
+	return Pass("highest usage %.0f%% on %s", highest, highestNode)
+}
+
+func protocolList(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ipvsMode returns the worker scheduler, or a not-applicable result.
+func ipvsMode(e *Env) (string, *Result) {
+	w := e.WorkerKubeProxy()
+	if w == nil || w.Err != nil {
+		r := Skip("kube-proxy mode unknown (see cluster.kube-proxy)")
+		return "", &r
+	}
+	if w.Summary.Mode != "ipvs" {
+		r := NotApplicable("kube-proxy mode is %s", w.Summary.Mode)
+		return "", &r
+	}
+	return w.Summary.Scheduler, nil
+}
+
+func nodeIPVSModules(e *Env) Result {
+	sched, r := ipvsMode(e)
+	if r != nil {
+		return *r
+	}
+	var findings []Finding
+	examined := 0
+	if r := eachNode(e, func(n string, f *NodeFacts) {
+		if f.Modules == nil {
+			return
+		}
+		examined++
+		var problems []string
+		required := map[string]bool{"ip_vs": true, "ip_vs_" + sched: true, "nf_conntrack": true}
+		for _, m := range f.Modules.Modules {
+			if !required[m.Name] {
+				continue
+			}
+			if !m.Loaded {
+				problems = append(problems, m.Name+" not loaded")
+			}
+			if m.Name == "ip_vs_"+sched && !m.Persisted {
+				problems = append(problems, m.Name+" not persisted under /etc/modules-load.d/")
+			}
+		}
+		if len(problems) > 0 {
+			findings = append(findings, Finding{Object: "node/" + n, Node: n, Message: strings.Join(problems, "; "),
+				Remediation: "kubectl acknet ipvs modules --scheduler " + sched + " --node " + n + " --apply"})
+		}
+	}); r != nil {
+		return *r
+	}
+	if examined == 0 {
+		return Skip("the module check could not run on any node")
+	}
+	if len(findings) > 0 {
+		return WithFindings(StatusFail, count(len(findings), "node")+" without the IPVS modules", findings)
+	}
+	return Pass("ip_vs, ip_vs_%s and nf_conntrack loaded and persisted on %s", sched, count(examined, "node"))
+}
+
+func nodeIPVSTimeouts(e *Env) Result {
+	if _, r := ipvsMode(e); r != nil {
+		return *r
+	}
+	canSet, known := e.kubeAtLeast(1, 18)
+	byValue := map[string][]string{}
+	var findings []Finding
+	if r := eachNode(e, func(n string, f *NodeFacts) {
+		t := f.Timeouts
+		if t == nil || t.Current == nil {
+			return
+		}
+		byValue[t.Current.String()] = append(byValue[t.Current.String()], n)
+		if t.Current.UDP > 10 && known && !canSet {
+			findings = append(findings, Finding{Object: "node/" + n, Node: n,
+				Message:     fmt.Sprintf("IPVS udp timeout is %ds and this Kubernetes cannot set ipvs.udpTimeout", t.Current.UDP),
+				Remediation: "kubectl acknet ipvs timeout --set 900,120,10 --node " + n})
+		}
+	}); r != nil {
+		return *r
+	}
+	if len(byValue) == 0 {
+		return Skip("ipvsadm could not run on any node")
+	}
+	var parts []string
+	for v, nodes := range byValue {
+		parts = append(parts, fmt.Sprintf("tcp/tcpfin/udp %s s on %s", strings.ReplaceAll(v, " ", "/"), count(len(nodes), "node")))
+	}
+	sort.Strings(parts)
+	if len(findings) > 0 {
+		return WithFindings(StatusWarn, strings.Join(parts, "; "), findings)
+	}
+	return Info("%s", strings.Join(parts, "; "))
+}
+
+func nodeFlannelIPLeak(e *Env) Result {
+	if r := e.requirePlugin(PluginFlannel); r != nil {
+		return *r
+	}
+	var findings []Finding
+	var refused []string
+	examined := 0
+	if r := eachNode(e, func(n string, f *NodeFacts) {
+		if f.Scan == nil {
+			return
+		}
+		examined++
+		p := flannelgc.Decide(flannelgc.Input{Node: n, Allocations: f.Scan.Allocations, Runtime: f.Scan.Runtime,
+			Pods: f.Pods, Now: f.Scan.Now, MinAge: LeakMinAge})
+		if p.Refused != "" {
+			refused = append(refused, n)
+			findings = append(findings, Finding{Object: "node/" + n, Node: n, Message: "cannot decide: " + p.Refused,
+				Remediation: "check the container runtime on the node (crictl pods)"})
+			return
+		}
+		if len(p.Leaked) == 0 {
+			return
+		}
+		var ips []string
+		for i, a := range p.Leaked {
+			if i == 5 {
+				ips = append(ips, fmt.Sprintf("and %d more", len(p.Leaked)-5))
+				break
+			}
+			ips = append(ips, a.IP.String())
+		}
+		findings = append(findings, Finding{Object: "node/" + n, Node: n,
+			Message:     fmt.Sprintf("%s leaked: %s", count(len(p.Leaked), "pod IP"), strings.Join(ips, ", ")),
+			Remediation: "kubectl acknet flannel gc --node " + n + " --apply"})
+	}); r != nil {
+		return *r
+	}
+	if examined == 0 {
+		return Skip("the IPAM scan could not run on any node")
+	}
+	if len(findings) > 0 {
+		return WithFindings(StatusWarn, fmt.Sprintf("leaked IPs on %s", count(len(findings)-len(refused), "node")), findings)
+	}
+	return Pass("no leaked IP on %s", count(examined, "node"))
+}
+
+func nodeFlannelIPAMTmpfs(e *Env) Result {
+	if r := e.requirePlugin(PluginFlannel); r != nil {
+		return *r
+	}
+	tmpfs, disk, examined := 0, 0, 0
+	if r := eachNode(e, func(_ string, f *NodeFacts) {
+		if f.Scan == nil {
+			return
+		}
+		examined++
+		for dir, present := range f.Scan.Dirs {
+			if !present {
+				continue
+			}
+			if strings.HasPrefix(dir, "/var/run/") || strings.HasPrefix(dir, "/run/") {
+				tmpfs++
+			} else {
+				disk++
+			}
+		}
+	}); r != nil {
+		return *r
+	}
+	if examined == 0 {
+		return Skip("the IPAM scan could not run on any node")
+	}
+	return Info("%d of %s keep IPAM state under /var/run (tmpfs); %d IPAM dirs on disk (see flannel.ipam-datadir)", tmpfs, count(examined, "node"), disk)
+}

@@ -47,7 +47,7 @@ func mods(loaded ...string) *nodescripts.ModulesResult {
 func scan(leak bool, ips ...string) *nodescripts.ScanResult {
 	live := "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	r := &nodescripts.ScanResult{Now: testNow, Dirs: map[string]bool{"/var/lib/cni/networks/cb0": true},
-		Runtime: flannelgc.Runtime{Name: "crictl", OK: true, Sandboxes: []string{live}},
+		Runtime:     flannelgc.Runtime{Name: "crictl", OK: true, Sandboxes: []string{live}},
 		Allocations: []flannelgc.Allocation{{Dir: "/var/lib/cni/networks/cb0", IP: netip.MustParseAddr("10.0.0.2"), ContainerID: live, ModTime: testNow.Add(-time.Hour)}}}
 	for _, ip := range ips {
 		id := live

@@ -91,7 +91,7 @@ func conntrackUsage(e *Env) Result {
 		if u > highest {
 			highest, highestNode = u, n
 		}
-		s := StatusPass
+		var s Status
 		switch {
 		case u >= ConntrackFailPct || c.TableFull != "":
 			s = StatusFail

@@ -13,14 +13,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
-)
-
-// Thresholds of node.conntrack-usage.
-const (
-	conntrackWarnPct = 80
-	conntrackFailPct = 95
 )
 
 // ConntrackOptions are the options of `kubectl acknet conntrack`.
@@ -103,9 +98,9 @@ func (o *ConntrackOptions) Run(ctx context.Context) error {
 		}
 		status := "pass"
 		switch {
-		case c.Usage() >= conntrackFailPct || c.TableFull != "":
+		case c.Usage() >= checks.ConntrackFailPct || c.TableFull != "":
 			status = "fail"
-		case c.Usage() >= conntrackWarnPct:
+		case c.Usage() >= checks.ConntrackWarnPct:
 			status = "warn"
 		}
 		full := "-"

@@ -228,24 +228,33 @@ func (r *Runner) waitRunning(ctx context.Context, p *corev1.Pod) error {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	last := p
+	var lastErr error
 	for {
 		cur, err := r.cs.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
 		switch {
 		case err == nil:
-			last = cur
+			last, lastErr = cur, nil
 			if cur.Status.Phase == corev1.PodRunning {
 				return nil
 			}
 			if why := startFailure(cur); why != "" {
 				return fmt.Errorf("debug pod %s: %s", p.Name, why)
 			}
-		case ctx.Err() == nil:
-			return fmt.Errorf("get debug pod %s: %w", p.Name, err)
+		case apierrors.IsNotFound(err):
+			return fmt.Errorf("debug pod %s was deleted while starting", p.Name)
+		default:
+			// Transient API errors (and the rate limiter refusing to wait
+			// past the deadline) do not end the wait; the deadline does.
+			lastErr = err
 		}
 		select {
 		case <-ctx.Done():
+			detail := r.lastEvent(p)
+			if lastErr != nil {
+				detail = ", last error: " + lastErr.Error()
+			}
 			return fmt.Errorf("debug pod %s not running after %s (phase %s%s): %w",
-				p.Name, r.opts.StartTimeout, orPending(last.Status.Phase), r.lastEvent(p), ctx.Err())
+				p.Name, r.opts.StartTimeout, orPending(last.Status.Phase), detail, ctx.Err())
 		case <-tick.C:
 		}
 	}

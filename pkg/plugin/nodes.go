@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -92,8 +93,12 @@ func (n *NodeOptions) resolve(ctx context.Context, cs kubernetes.Interface) ([]s
 	if len(n.Nodes) > 0 {
 		var missing []string
 		for _, name := range n.Nodes {
-			if _, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err != nil {
+			_, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
 				missing = append(missing, name)
+			case err != nil:
+				return nil, fmt.Errorf("get node %s: %w", name, err)
 			}
 		}
 		if len(missing) > 0 {

@@ -1,0 +1,122 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// slowProxy sits between the plugin and the API server and holds the
+// response of matching requests, so an interrupt can be sent while a pod
+// create or delete is in flight. It forwards first and delays the answer:
+// the server has acted, the client has not heard.
+type slowProxy struct {
+	kubeconfig string
+}
+
+func newSlowProxy(t *testing.T, delay time.Duration, slow func(*http.Request) bool) *slowProxy {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxName := cfg.CurrentContext
+	cluster := cfg.Clusters[cfg.Contexts[ctxName].Cluster]
+	target, err := url.Parse(cluster.Server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := cfg.AuthInfos[cfg.Contexts[ctxName].AuthInfo].Token
+	rp := httputil.NewSingleHostReverseProxy(target)
+	direct := rp.Director
+	rp.Director = func(r *http.Request) {
+		direct(r)
+		// client-go sends no bearer token to a plain-HTTP server; the proxy
+		// adds the admin's on the TLS side.
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	// The test talks to its own loopback API server; its serving cert is
+	// self-signed by the rig.
+	rp.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // test proxy to the local rig
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if slow(resp.Request) {
+			time.Sleep(delay)
+		}
+		return nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	cluster.Server = "http://" + l.Addr().String()
+	cluster.CertificateAuthority = ""
+	p := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, p); err != nil {
+		t.Fatal(err)
+	}
+	return &slowProxy{kubeconfig: p}
+}
+
+func isPodCall(method string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return r.Method == method && strings.Contains(r.URL.Path, "/pods") && !strings.Contains(r.URL.Path, "/exec")
+	}
+}
+
+// runInterruptedWith is runInterrupted with another kubeconfig.
+func runInterruptedWith(t *testing.T, kc string, delay time.Duration, args ...string) result {
+	t.Helper()
+	old := kubeconfig
+	kubeconfig = kc
+	defer func() { kubeconfig = old }()
+	return runInterrupted(t, delay, args...)
+}
+
+func TestInterruptDuringCreateAndDelete(t *testing.T) {
+	flannelCluster(t)
+	kwokNode(t, "kwok-int-0")
+	root := newFakeRoot(t)
+	root.write("proc/sys/net/netfilter/nf_conntrack_count", "1\n", 0)
+	root.write("proc/sys/net/netfilter/nf_conntrack_max", "100\n", 0)
+	args := []string{"conntrack", "--node", "kwok-int-0", "--host-root", root.dir}
+
+	var table []string
+	for _, tc := range []struct {
+		name   string
+		method string
+	}{
+		{"Ctrl-C while the pod is being created", http.MethodPost},
+		{"Ctrl-C while the pod is being deleted", http.MethodDelete},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := newSlowProxy(t, 3*time.Second, isPodCall(tc.method))
+			r := runInterruptedWith(t, proxy.kubeconfig, time.Second, args...)
+			// The plugin must have waited for the delete to finish before
+			// exiting; check at once, without waiting for anything.
+			left := debugPodsLeft(t)
+			if left != 0 {
+				t.Errorf("%d debug pods left; exit %d\n%s%s", left, r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "interrupted: deleting the debug pods") {
+				t.Errorf("the interrupt was not noticed:\n%s", r.stderr)
+			}
+			table = append(table, fmt.Sprintf("%-40s exit %d  pods left %d", tc.name, r.code, left))
+		})
+	}
+	t.Logf("interrupts:\n%s", strings.Join(table, "\n"))
+}

@@ -95,9 +95,9 @@ func TestDoctorNodeChecks(t *testing.T) {
 	root.write("var/ipvs-timeouts", "900 120 300", 0)
 	root.stub("ipvsadm", `echo "Timeout (tcp tcpfin udp): $(cat /var/ipvs-timeouts)"`)
 	root.stub("crictl", "echo "+liveA)
-	root.write("var/lib/cni/networks/cb0/10.244.7.2", liveA+"\r\neth0", time.Hour)
+	root.write("var/lib/cni/networks/cb0/10.244.7.202", liveA+"\r\neth0", time.Hour)
 	root.write("var/lib/cni/networks/cb0/"+podIP, goneID(1)+"\r\neth0", time.Hour)
-	root.write("var/lib/cni/networks/cb0/10.244.7.40", goneID(2)+"\r\neth0", time.Hour)
+	root.write("var/lib/cni/networks/cb0/10.244.7.240", goneID(2)+"\r\neth0", time.Hour)
 
 	r := acknet(t, "doctor", "-o", "json", "--node-checks", "--node", "kwok-doc-0", "--host-root", root.dir)
 	rep := parseReport(t, r)

@@ -77,20 +77,21 @@ func debugPodsLeft(t *testing.T) int {
 
 func TestFlannelGCThroughDebugPods(t *testing.T) {
 	flannelCluster(t)
+	// Fixed allocations use .2xx addresses; kwok hands the workload pod a low one.
 	podIP := kwokNode(t, "kwok-gc-0")
 	root := newFakeRoot(t)
 	root.stub("crictl", `[ "$1" = pods ] || exit 9; echo `+liveA+`; echo `+liveB)
 	net := "var/lib/cni/networks/cb0"
 	alloc := func(dir, ip, id string, age time.Duration) { root.write(dir+"/"+ip, id+"\r\neth0", age) }
-	alloc(net, "10.244.7.2", liveA, 2*time.Hour)                      // live sandbox
-	alloc("var/run/cni/networks/cb0", "10.244.7.3", liveB, time.Hour) // live, in the tmpfs dir
-	alloc(net, podIP, goneID(1), 2*time.Hour)                         // held by the running pod
-	alloc(net, "10.244.7.20", goneID(2), 2*time.Hour)                 // leaked
-	alloc(net, "10.244.7.21", goneID(3), 3*time.Hour)                 // leaked
-	alloc(net, "fd00:10:244:7::22", goneID(4), 3*time.Hour)           // leaked, IPv6
-	alloc(net, "10.244.7.23", goneID(5), time.Minute)                 // too young
+	alloc(net, "10.244.7.202", liveA, 2*time.Hour)                      // live sandbox
+	alloc("var/run/cni/networks/cb0", "10.244.7.203", liveB, time.Hour) // live, in the tmpfs dir
+	alloc(net, podIP, goneID(1), 2*time.Hour)                           // held by the running pod
+	alloc(net, "10.244.7.220", goneID(2), 2*time.Hour)                  // leaked
+	alloc(net, "10.244.7.221", goneID(3), 3*time.Hour)                  // leaked
+	alloc(net, "fd00:10:244:7::22", goneID(4), 3*time.Hour)             // leaked, IPv6
+	alloc(net, "10.244.7.223", goneID(5), time.Minute)                  // too young
 	root.write(net+"/lock", "", 0)
-	root.write(net+"/last_reserved_ip.0", "10.244.7.23", 0)
+	root.write(net+"/last_reserved_ip.0", "10.244.7.223", 0)
 
 	dry := acknet(t, "flannel", "gc", "--node", "kwok-gc-0", "--host-root", root.dir)
 	if dry.code != 0 {
@@ -98,7 +99,7 @@ func TestFlannelGCThroughDebugPods(t *testing.T) {
 	}
 	for _, want := range []string{
 		"node kwok-gc-0: 7 allocations, 3 leaked (dry run)",
-		"10.244.7.20", "fd00:10:244:7::22", "kept: live sandbox", "kept: held by pod default/web-kwok-gc-0", "kept: younger than 10m0s",
+		"10.244.7.220", "fd00:10:244:7::22", "kept: live sandbox", "kept: held by pod default/web-kwok-gc-0", "kept: younger than 10m0s",
 		"3 leaked IPs; nothing was changed",
 	} {
 		if !strings.Contains(dry.stdout, want) {
@@ -115,7 +116,7 @@ func TestFlannelGCThroughDebugPods(t *testing.T) {
 	}
 	left := root.list(net)
 	sort.Strings(left)
-	want := []string{"10.244.7.2", "10.244.7.23", podIP, "last_reserved_ip.0", "lock"}
+	want := []string{"10.244.7.202", "10.244.7.223", podIP, "last_reserved_ip.0", "lock"}
 	sort.Strings(want)
 	if strings.Join(left, " ") != strings.Join(want, " ") {
 		t.Errorf("left in %s: %v, want %v", net, left, want)
@@ -125,13 +126,13 @@ func TestFlannelGCThroughDebugPods(t *testing.T) {
 		t.Fatalf("backups %v", backups)
 	}
 	moved := root.list("var/lib/cni/acknet-backup/" + backups[0])
-	if strings.Join(moved, " ") != "10.244.7.20 10.244.7.21 fd00:10:244:7::22" {
+	if strings.Join(moved, " ") != "10.244.7.220 10.244.7.221 fd00:10:244:7::22" {
 		t.Errorf("moved %v", moved)
 	}
 	if !strings.Contains(apply.stdout, "to restore, on the node: mv /var/lib/cni/acknet-backup/"+backups[0]+"/* /var/lib/cni/networks/cb0/") {
 		t.Errorf("no restore hint:\n%s", apply.stdout)
 	}
-	if !root.exists("var/run/cni/networks/cb0/10.244.7.3") {
+	if !root.exists("var/run/cni/networks/cb0/10.244.7.203") {
 		t.Error("a live allocation in the tmpfs dir was touched")
 	}
 	if n := debugPodsLeft(t); n != 0 {

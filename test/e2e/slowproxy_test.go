@@ -38,14 +38,12 @@ func newSlowProxy(t *testing.T, delay time.Duration, slow func(*http.Request) bo
 		t.Fatal(err)
 	}
 	token := cfg.AuthInfos[cfg.Contexts[ctxName].AuthInfo].Token
-	rp := httputil.NewSingleHostReverseProxy(target)
-	direct := rp.Director
-	rp.Director = func(r *http.Request) {
-		direct(r)
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
 		// client-go sends no bearer token to a plain-HTTP server; the proxy
 		// adds the admin's on the TLS side.
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
+		r.Out.Header.Set("Authorization", "Bearer "+token)
+	}}
 	// The test talks to its own loopback API server; its serving cert is
 	// self-signed by the rig.
 	rp.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // test proxy to the local rig

@@ -38,6 +38,8 @@ var (
 	Conntrack      = Load("conntrack")
 	IPVSModules    = Load("ipvs-modules")
 	IPVSTimeout    = Load("ipvs-timeout")
+	Listen         = Load("listen")
+	Probe          = Load("probe")
 )
 
 // IPVSSchedulers are the schedulers of the Linux IPVS code; the module of

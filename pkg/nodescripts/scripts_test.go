@@ -29,7 +29,7 @@ type fakeHost struct {
 }
 
 // scriptTools are the commands the scripts use besides the shell builtins.
-var scriptTools = []string{"date", "sed", "tr", "stat", "cut", "cat", "awk", "grep", "tail", "mkdir", "mv", "flock", "dirname"}
+var scriptTools = []string{"date", "sed", "tr", "stat", "cut", "cat", "awk", "grep", "tail", "mkdir", "mv", "flock", "dirname", "busybox", "head"}
 
 // newFakeHost builds a fake host root and a PATH that holds only stubs and
 // the basic tools, so that the machine's own crictl or docker stay hidden.

@@ -47,6 +47,12 @@ func (n *NodeOptions) addFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&n.Nodes, "node", nil, "Node to work on (repeatable, or comma-separated)")
 	f.StringVarP(&n.Selector, "selector", "l", "", "Work on the nodes matching this label selector")
 	f.BoolVar(&n.AllNodes, "all-nodes", false, "Work on every node")
+	n.addRunnerFlags(f)
+}
+
+// addRunnerFlags adds the flags of how debug pods run, for commands that
+// choose their nodes otherwise.
+func (n *NodeOptions) addRunnerFlags(f *pflag.FlagSet) {
 	f.IntVar(&n.Concurrency, "concurrency", 10, "How many nodes to work on at once")
 	f.DurationVar(&n.Timeout, "node-timeout", 2*time.Minute, "Time limit per node: create the debug pod, run, delete")
 	f.DurationVar(&n.StartTimeout, "start-timeout", time.Minute, "How long to wait for a debug pod to run")
@@ -58,6 +64,19 @@ func (n *NodeOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&n.Namespace, "node-namespace", nodeexec.DefaultNamespace, "Namespace of the debug pods; it must allow privileged pods")
 	f.StringVar(&n.HostRoot, "host-root", nodeexec.DefaultHostRoot, "Where the debug pod mounts the host's / (for tests)")
 	_ = f.MarkHidden("host-root")
+}
+
+func (n *NodeOptions) validateRunner() error {
+	if n.Concurrency < 1 || n.Concurrency > 500 {
+		return usageErr("--concurrency must be between 1 and 500")
+	}
+	if n.Timeout < 10*time.Second {
+		return usageErr("--node-timeout must be at least 10s")
+	}
+	if n.Image == "" {
+		return usageErr("--image must not be empty")
+	}
+	return nil
 }
 
 func (n *NodeOptions) validate() error {
@@ -75,16 +94,7 @@ func (n *NodeOptions) validate() error {
 			return usageErr("--node %q is not a valid node name: %s", name, strings.Join(errs, "; "))
 		}
 	}
-	if n.Concurrency < 1 || n.Concurrency > 500 {
-		return usageErr("--concurrency must be between 1 and 500")
-	}
-	if n.Timeout < 10*time.Second {
-		return usageErr("--node-timeout must be at least 10s")
-	}
-	if n.Image == "" {
-		return usageErr("--image must not be empty")
-	}
-	return nil
+	return n.validateRunner()
 }
 
 // resolve turns the node flags into node names, checking that named nodes

@@ -97,6 +97,7 @@ Start with:
 	cmd.AddCommand(newFlannelCmd(streams, g))
 	cmd.AddCommand(newConntrackCmd(streams, g))
 	cmd.AddCommand(newIPVSCmd(streams, g))
+	cmd.AddCommand(newIPv6Cmd(streams, g))
 	cmd.AddCommand(newCleanupCmd(streams, g))
 	cmd.AddCommand(newVersionCmd(streams))
 	return cmd

@@ -115,8 +115,12 @@ func (p Printer) table(out io.Writer, r *DoctorReport) error {
 	if c.TerwayMode != "" {
 		plugin += " (" + c.TerwayMode + ")"
 	}
-	w.printf("Cluster %s  Kubernetes %s  network %s  kube-proxy %s  nodes %d  pods %d\n\n",
-		esc(orDash(c.Server)), esc(orDash(c.KubernetesVersion)), esc(plugin), esc(orDash(c.KubeProxyMode)), c.Nodes, c.Pods)
+	if r.Kind == IPv6Kind {
+		w.printf("Cluster %s  nodes %d  selected pods %d\n\n", esc(orDash(c.Server)), c.Nodes, c.Pods)
+	} else {
+		w.printf("Cluster %s  Kubernetes %s  network %s  kube-proxy %s  nodes %d  pods %d\n\n",
+			esc(orDash(c.Server)), esc(orDash(c.KubernetesVersion)), esc(plugin), esc(orDash(c.KubeProxyMode)), c.Nodes, c.Pods)
+	}
 
 	// The table pads every cell; render to a buffer and trim line ends so
 	// that copied output carries no trailing blanks.

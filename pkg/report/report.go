@@ -43,25 +43,29 @@ type CheckResult struct {
 	Docs     string           `json:"docs"`
 }
 
-// Build assembles the report.
+// IPv6Kind is the kind of the `ipv6 verify` report, which has the same schema.
+const IPv6Kind = "IPv6Report"
+
+// Build assembles the doctor report.
 func Build(env *checks.Env, server string, outcomes []checks.Outcome) *DoctorReport {
-	r := &DoctorReport{
-		Kind:       Kind,
-		APIVersion: APIVersion,
-		Cluster: ClusterInfo{
-			Server:            server,
-			KubernetesVersion: env.S.ServerVersion,
-			NetworkPlugin:     env.Plugin,
-			PluginVersion:     env.PluginVersion,
-			TerwayMode:        env.TerwayMode,
-			Nodes:             len(env.S.Nodes),
-			Pods:              env.S.Pods.Total,
-		},
-		Summary: map[string]int{},
+	info := ClusterInfo{
+		Server:            server,
+		KubernetesVersion: env.S.ServerVersion,
+		NetworkPlugin:     env.Plugin,
+		PluginVersion:     env.PluginVersion,
+		TerwayMode:        env.TerwayMode,
+		Nodes:             len(env.S.Nodes),
+		Pods:              env.S.Pods.Total,
 	}
 	if w := env.WorkerKubeProxy(); w != nil && w.Err == nil {
-		r.Cluster.KubeProxyMode = w.Summary.Mode
+		info.KubeProxyMode = w.Summary.Mode
 	}
+	return BuildKind(Kind, info, outcomes)
+}
+
+// BuildKind assembles a report of the given kind.
+func BuildKind(kind string, info ClusterInfo, outcomes []checks.Outcome) *DoctorReport {
+	r := &DoctorReport{Kind: kind, APIVersion: APIVersion, Cluster: info, Summary: map[string]int{}}
 	for _, s := range []checks.Status{checks.StatusPass, checks.StatusInfo, checks.StatusWarn, checks.StatusFail, checks.StatusSkip} {
 		r.Summary[string(s)] = 0
 	}

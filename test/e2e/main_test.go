@@ -168,7 +168,7 @@ func parseReport(t *testing.T, r result) report {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("stdout is not a JSON report (%v); exit %d, stderr:\n%s\nstdout:\n%s", err, r.code, r.stderr, r.stdout)
 	}
-	if rep.Kind != "DoctorReport" || rep.APIVersion == "" {
+	if (rep.Kind != "DoctorReport" && rep.Kind != "IPv6Report") || rep.APIVersion == "" {
 		t.Fatalf("kind %q apiVersion %q", rep.Kind, rep.APIVersion)
 	}
 	return rep

@@ -47,15 +47,22 @@ func kwokNode(t *testing.T, name string) string {
 	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return waitRunning(t, "default", pod.Name)
+}
+
+// waitRunning waits until kwok runs the pod and returns its IP.
+func waitRunning(t *testing.T, ns, name string) string {
+	t.Helper()
+	cs := adminClient(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		p, err := cs.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
+		p, err := cs.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err == nil && p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
 			return p.Status.PodIP
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatal("kwok did not run the workload pod")
+	t.Fatalf("kwok did not run pod %s/%s", ns, name)
 	return ""
 }
 

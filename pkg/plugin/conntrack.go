@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -69,25 +68,8 @@ func (o *ConntrackOptions) Run(ctx context.Context) error {
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
 	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
 	defer stop()
-	stats := map[string]*nodescripts.ConntrackStats{}
-	var mu sync.Mutex
-	results := runner.Run(ctx, "conntrack", nodes, func(ctx context.Context, s *nodeexec.Session) error {
-		argv, err := nodescripts.Command(nodescripts.Conntrack, s.HostRoot(), nil)
-		if err != nil {
-			return err
-		}
-		out, err := s.Exec(ctx, argv)
-		if err != nil {
-			return err
-		}
-		c, err := nodescripts.ParseConntrack(out)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		stats[s.Node] = c
-		mu.Unlock()
-		return nil
+	stats, results := collect(ctx, runner, "conntrack", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.ConntrackStats, error) {
+		return runScript(ctx, s, nodescripts.Conntrack, s.HostRoot(), nil, nil, nodescripts.ParseConntrack)
 	})
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NODE\tSTATUS\tCOUNT\tMAX\tUSAGE\tBUCKETS\tPROTOCOLS\tTABLE FULL")

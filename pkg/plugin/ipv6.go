@@ -277,28 +277,15 @@ func (o *IPv6VerifyOptions) readListeners(ctx context.Context, runner *nodeexec.
 		nodes = append(nodes, n)
 	}
 	sort.Strings(nodes)
+	found, results := collect(ctx, runner, "ipv6-listen", nodes, func(ctx context.Context, s *nodeexec.Session) (map[string]*nodescripts.PodSockets, error) {
+		return runScript(ctx, s, nodescripts.Listen, s.HostRoot(), nil, byNode[s.Node], nodescripts.ParseListen)
+	})
 	in.Listen = map[string]*nodescripts.PodSockets{}
-	var mu sync.Mutex
-	results := runner.Run(ctx, "ipv6-listen", nodes, func(ctx context.Context, s *nodeexec.Session) error {
-		argv, err := nodescripts.Command(nodescripts.Listen, s.HostRoot(), nil, byNode[s.Node]...)
-		if err != nil {
-			return err
-		}
-		out, err := s.Exec(ctx, argv)
-		if err != nil {
-			return err
-		}
-		res, err := nodescripts.ParseListen(out)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
+	for _, res := range found {
 		for k, v := range res {
 			in.Listen[k] = v
 		}
-		mu.Unlock()
-		return nil
-	})
+	}
 	for _, r := range results {
 		if r.Err != nil {
 			args := byNode[r.Node]

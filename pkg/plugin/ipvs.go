@@ -302,25 +302,8 @@ func (o *IPVSTimeoutOptions) Run(ctx context.Context) error {
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
 	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
 	defer stop()
-	res := map[string]*nodescripts.TimeoutsResult{}
-	var mu sync.Mutex
-	results := runner.Run(ctx, "ipvs-timeout", nodes, func(ctx context.Context, s *nodeexec.Session) error {
-		argv, err := nodescripts.Command(nodescripts.IPVSTimeout, s.HostRoot(), env)
-		if err != nil {
-			return err
-		}
-		out, err := s.Exec(ctx, argv)
-		if err != nil {
-			return err
-		}
-		r, err := nodescripts.ParseTimeouts(out)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		res[s.Node] = r
-		mu.Unlock()
-		return nil
+	res, results := collect(ctx, runner, "ipvs-timeout", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.TimeoutsResult, error) {
+		return runScript(ctx, s, nodescripts.IPVSTimeout, s.HostRoot(), env, nil, nodescripts.ParseTimeouts)
 	})
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	if o.timeouts == nil {

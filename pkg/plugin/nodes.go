@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
 )
 
 // NodeOptions are the flags every node command shares: which nodes, and how
@@ -215,4 +217,38 @@ func nodeFailures(results []nodeexec.Result) error {
 		return nil
 	}
 	return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%d of %d nodes failed:\n%w", len(errs), len(results), errors.Join(errs...))}
+}
+
+// collect runs job on every node and gathers each node's value; nodes whose
+// job failed are absent from the map and carry their error in the results.
+func collect[T any](ctx context.Context, r *nodeexec.Runner, purpose string, nodes []string,
+	job func(context.Context, *nodeexec.Session) (T, error)) (map[string]T, []nodeexec.Result) {
+	out := map[string]T{}
+	var mu sync.Mutex
+	results := r.Run(ctx, purpose, nodes, func(ctx context.Context, s *nodeexec.Session) error {
+		v, err := job(ctx, s)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		out[s.Node] = v
+		mu.Unlock()
+		return nil
+	})
+	return out, results
+}
+
+// runScript execs one embedded script in the session and parses its output.
+func runScript[T any](ctx context.Context, s *nodeexec.Session, script nodescripts.Script, root string,
+	env map[string]string, args []string, parse func(string) (T, error)) (T, error) {
+	var zero T
+	argv, err := nodescripts.Command(script, root, env, args...)
+	if err != nil {
+		return zero, err
+	}
+	out, err := s.Exec(ctx, argv)
+	if err != nil {
+		return zero, err
+	}
+	return parse(out)
 }

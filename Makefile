@@ -20,7 +20,7 @@ FUZZTIME         ?= 5s
 FUZZ_TARGETS     := FuzzParseENIConfig FuzzParseFlannelCNI FuzzParseKubeProxyConfig FuzzCorefileClusterDomains FuzzImageVersion
 DEMO_SCENARIO    ?= flannel-broken
 
-.PHONY: docs all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
+.PHONY: bench docs all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
 
 all: build
 
@@ -62,6 +62,9 @@ demo: build rig-up ## Local cluster with a broken-ACK scenario, then doctor on i
 
 demo-down: rig-down
 
+bench: rig ## Doctor and node fan-out at scale against raw LISTs and kubectl (not part of test)
+	hack/bench.sh
+
 docs: ## Regenerate docs/checks.md from the check registry
 	go run ./hack/gendocs > docs/checks.md
 
@@ -79,7 +82,7 @@ lint: $(GOLANGCI) ## golangci-lint, pinned
 	$(GOLANGCI) run --build-tags e2e ./...
 
 shellcheck:
-	shellcheck hack/*.sh .ci/run pkg/nodescripts/scripts/*.sh
+	shellcheck -x hack/*.sh hack/lib/*.sh .ci/run pkg/nodescripts/scripts/*.sh
 
 verify: vet lint shellcheck ## Formatting, go.mod tidiness, vet, lint, shellcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

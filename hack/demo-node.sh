@@ -14,10 +14,8 @@ KUBECTL="${ACKNET_RIG_BIN:-$ROOT/.cache/rig/bin}/kubectl --kubeconfig $DIR/kubec
 NODE="${1:-demo-node-0}"
 FAKE="$ROOT/.cache/demo-roots/$NODE"
 
-busybox="$(command -v busybox)" || {
-	echo "demo-node: busybox-static is required (apt-get install busybox-static)" >&2
-	exit 1
-}
+# shellcheck source=hack/lib/fakeroot.sh
+source "$ROOT/hack/lib/fakeroot.sh"
 [[ "$(id -u)" == 0 ]] || {
 	echo "demo-node: must run as root (it chroots and creates /dev/null in the fake root)" >&2
 	exit 1
@@ -42,14 +40,8 @@ EOT
 $KUBECTL wait --for=condition=Ready "pod/web-$NODE" --timeout=30s >/dev/null
 pod_ip="$($KUBECTL get pod "web-$NODE" -o jsonpath='{.status.podIP}')"
 
-rm -rf "$FAKE"
-mkdir -p "$FAKE"/{bin,usr/bin,dev,proc/sys/net/netfilter,var/lib/cni/networks/cb0}
-cp "$busybox" "$FAKE/bin/busybox"
-for applet in $("$busybox" --list); do
-	[[ "$applet" == busybox || "$applet" == *[* ]] || ln -sf busybox "$FAKE/bin/$applet"
-done
-ln -sf ../../bin/busybox "$FAKE/usr/bin/env"
-mknod -m 666 "$FAKE/dev/null" c 1 3
+make_fake_root "$FAKE"
+mkdir -p "$FAKE/var/lib/cni/networks/cb0"
 # Stub tools: crictl knows one live sandbox; Debian's busybox has no flock.
 live=5e1f0c2b9a7d4e3f8a6b1c0d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f
 printf '#!/bin/sh\necho %s\n' "$live" >"$FAKE/usr/bin/crictl"
@@ -62,7 +54,7 @@ echo 53870 >"$FAKE/proc/sys/net/netfilter/nf_conntrack_count"
 echo 65536 >"$FAKE/proc/sys/net/netfilter/nf_conntrack_max"
 printf 'ip_vs 180224 6 - Live 0x0\nnf_conntrack 172032 5 ip_vs, Live 0x0\n' >"$FAKE/proc/modules"
 net="$FAKE/var/lib/cni/networks/cb0"
-printf '%s\r\neth0' "$live" >"$net/10.244.9.2"
+printf '%s\r\neth0' "$live" >"$net/10.244.9.202"
 printf '%s\r\neth0' c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00 >"$net/$pod_ip"
 for i in 31 32 33; do
 	printf 'dead%060d\r\neth0' "$i" >"$net/10.244.9.$i"

@@ -5,6 +5,8 @@ package plugin
 
 import (
 	"fmt"
+	"net/http"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -32,7 +34,24 @@ type GlobalOptions struct {
 	NoColor     bool
 	// RESTConfigHook lets tests adjust the client config.
 	RESTConfigHook func(*rest.Config)
+	// RequestStats counts API requests and reports them on stderr (for
+	// benchmarks; hidden flag --request-stats).
+	RequestStats bool
+	requests     atomic.Int64
 }
+
+type countingRoundTripper struct {
+	rt http.RoundTripper
+	n  *atomic.Int64
+}
+
+func (c countingRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.rt.RoundTrip(r)
+}
+
+// Requests is how many API requests were sent, when RequestStats is on.
+func (g *GlobalOptions) Requests() int64 { return g.requests.Load() }
 
 // RESTConfig builds the client config from the kubeconfig flags, with our
 // rate limits and the protobuf content type for built-in types.
@@ -45,6 +64,9 @@ func (g *GlobalOptions) RESTConfig() (*rest.Config, error) {
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	cfg.UserAgent = "kubectl-acknet/" + Version
+	if g.RequestStats {
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingRoundTripper{rt: rt, n: &g.requests} })
+	}
 	if g.RESTConfigHook != nil {
 		g.RESTConfigHook(cfg)
 	}
@@ -92,6 +114,8 @@ Start with:
 	flags.Float32Var(&g.QPS, "qps", DefaultQPS, "Maximum queries per second to the API server")
 	flags.IntVar(&g.Burst, "burst", DefaultBurst, "Maximum burst of queries to the API server")
 	flags.BoolVar(&g.NoColor, "no-color", false, "Never color the output (also NO_COLOR; color is only used on a terminal)")
+	flags.BoolVar(&g.RequestStats, "request-stats", false, "Print the number of API requests on stderr (for benchmarks)")
+	_ = flags.MarkHidden("request-stats")
 
 	cmd.AddCommand(newDoctorCmd(streams, g))
 	cmd.AddCommand(newFlannelCmd(streams, g))
@@ -99,6 +123,24 @@ Start with:
 	cmd.AddCommand(newIPVSCmd(streams, g))
 	cmd.AddCommand(newIPv6Cmd(streams, g))
 	cmd.AddCommand(newCleanupCmd(streams, g))
+	reportRequests(cmd, g, streams)
 	cmd.AddCommand(newVersionCmd(streams))
 	return cmd
+}
+
+// reportRequests makes every command print its API request count on stderr
+// when --request-stats is set, whatever its exit code.
+func reportRequests(c *cobra.Command, g *GlobalOptions, streams genericiooptions.IOStreams) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			err := run(cmd, args)
+			if g.RequestStats {
+				fmt.Fprintf(streams.ErrOut, "api-requests: %d\n", g.Requests())
+			}
+			return err
+		}
+	}
+	for _, sub := range c.Commands() {
+		reportRequests(sub, g, streams)
+	}
 }

@@ -82,7 +82,7 @@ lint: $(GOLANGCI) ## golangci-lint, pinned
 	$(GOLANGCI) run --build-tags e2e ./...
 
 shellcheck:
-	shellcheck -x hack/*.sh hack/lib/*.sh .ci/run pkg/nodescripts/scripts/*.sh
+	shellcheck -x hack/*.sh hack/lib/*.sh .ci/run pkg/nodescripts/scripts/*.sh completion/kubectl_complete-acknet
 
 verify: vet lint shellcheck ## Formatting, go.mod tidiness, vet, lint, shellcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

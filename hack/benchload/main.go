@@ -94,7 +94,7 @@ func run(nodes, pods, services, events, namespaces, workers int) error {
 		e := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%05d", i), Namespace: ns},
 			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: fmt.Sprintf("app-%05d", i)},
 			Reason:         reason, Message: msg, Type: corev1.EventTypeWarning, Count: 1,
-			Source: corev1.EventSource{Component: "kubelet", Host: fmt.Sprintf("bench-node-%04d", i%nodes)},
+			Source:         corev1.EventSource{Component: "kubelet", Host: fmt.Sprintf("bench-node-%04d", i%nodes)},
 			FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now()}
 		_, err := cs.CoreV1().Events(ns).Create(ctx, e, metav1.CreateOptions{})
 		return ignoreExists(err)

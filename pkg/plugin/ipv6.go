@@ -98,7 +98,7 @@ nothing.`,
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Pods and Services of every namespace")
 	f.StringVarP(&o.LabelSelector, "selector", "l", "", "Only pods and Services matching this label selector")
 	f.StringVar(&o.FieldSelector, "field-selector", "", "Only pods matching this field selector")
-	f.StringVarP(&o.Output, "output", "o", "table", "Output format: table, json or yaml")
+	f.StringVarP(&o.Output, "output", "o", "table", "Output format: table, json, yaml, junit or markdown")
 	f.StringVar(&o.FailOn, "fail-on", "fail", "Exit 2 when a check has this status or worse: info, warn or fail")
 	f.BoolVar(&o.Listen, "listen", false, "Read the listening sockets of the selected pods from their nodes (one debug pod per node)")
 	f.IntVar(&o.MaxPods, "max-pods", 50, "With --listen: examine at most this many pods")
@@ -132,8 +132,12 @@ func (o *IPv6VerifyOptions) Complete() error {
 
 // Validate checks flag combinations and the external targets.
 func (o *IPv6VerifyOptions) Validate() error {
-	if o.Output != "table" && o.Output != "json" && o.Output != "yaml" {
-		return usageErr("--output must be one of table, json, yaml, got %q", o.Output)
+	valid := false
+	for _, f := range report.Formats {
+		valid = valid || f == o.Output
+	}
+	if !valid {
+		return usageErr("--output must be one of %s, got %q", strings.Join(report.Formats, ", "), o.Output)
 	}
 	if !o.Probe && (o.ProbeNode != "" || o.PerNode || len(o.External) > 0) {
 		return usageErr("--probe-node, --per-node and --external go with --probe")
@@ -204,7 +208,7 @@ func (o *IPv6VerifyOptions) Run(ctx context.Context) error {
 	}
 	rep := report.BuildKind(report.IPv6Kind, report.ClusterInfo{Server: o.server, Nodes: len(in.Nodes), Pods: pods}, outcomes)
 	color := !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
-	if err := (report.Printer{Format: o.Output, Color: color}).Print(o.Out, rep); err != nil {
+	if err := (report.Printer{Format: o.Output, Color: color, FailOn: o.failOn}).Print(o.Out, rep); err != nil {
 		return &ExitCodeError{Code: ExitError, Err: err}
 	}
 	if rep.Worst().Rank() >= o.failOn.Rank() {

@@ -82,3 +82,15 @@ func TestVersionAndHelpReadAsKubectlPlugin(t *testing.T) {
 		t.Errorf("help:\n%s", buf.String())
 	}
 }
+
+func TestCompleteCheckIDs(t *testing.T) {
+	got, _ := completeCheckIDs(nil, nil, "dns.nodelocal,kubeproxy.ipvs")
+	want := "dns.nodelocal,kubeproxy.ipvs-udp-timeout dns.nodelocal,kubeproxy.ipvs-scheduler"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got %v", got)
+	}
+	got, _ = completeCheckIDs(nil, nil, "ter")
+	if len(got) == 0 || got[0] != "terway.*" {
+		t.Errorf("got %v", got)
+	}
+}

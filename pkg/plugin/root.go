@@ -124,6 +124,7 @@ Start with:
 	cmd.AddCommand(newIPv6Cmd(streams, g))
 	cmd.AddCommand(newCleanupCmd(streams, g))
 	reportRequests(cmd, g, streams)
+	registerCompletions(cmd, g)
 	cmd.AddCommand(newVersionCmd(streams))
 	return cmd
 }

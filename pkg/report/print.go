@@ -18,7 +18,7 @@ import (
 )
 
 // Formats doctor can print.
-var Formats = []string{"table", "json", "yaml"}
+var Formats = []string{"table", "json", "yaml", "junit", "markdown"}
 
 // Printer writes a report in one format.
 type Printer struct {
@@ -26,6 +26,8 @@ type Printer struct {
 	// Color enables ANSI colors in the table; callers decide from the TTY,
 	// NO_COLOR and --no-color.
 	Color bool
+	// FailOn is the status from which a check is a JUnit failure.
+	FailOn checks.Status
 }
 
 // Print writes the report.
@@ -44,6 +46,14 @@ func (p Printer) Print(w io.Writer, r *DoctorReport) error {
 		return err
 	case "table", "":
 		return p.table(w, r)
+	case "junit":
+		failOn := p.FailOn
+		if failOn == "" {
+			failOn = checks.StatusFail
+		}
+		return junit(w, r, failOn)
+	case "markdown":
+		return markdown(w, r)
 	}
 	return fmt.Errorf("unknown output format %q (want one of %s)", p.Format, strings.Join(Formats, ", "))
 }

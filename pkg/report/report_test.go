@@ -3,6 +3,8 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"errors"
 	"strings"
 	"testing"
 
@@ -87,5 +89,49 @@ func TestWorstAndUnknownFormat(t *testing.T) {
 	}
 	if err := (Printer{Format: "xml"}).Print(&bytes.Buffer{}, r); err == nil {
 		t.Error("xml should be refused")
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (Printer{Format: "junit", FailOn: checks.StatusFail}).Print(&buf, sample()); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("not valid XML: %v\n%s", err, buf.String())
+	}
+	s := doc.Suites[0]
+	if doc.Tests != 3 || doc.Failures != 1 || doc.Skipped != 1 || len(s.Cases) != 3 {
+		t.Errorf("counts: %+v", doc)
+	}
+	if f := s.Cases[0].Failure; f == nil || f.Type != "fail" || !strings.Contains(f.Text, "fix: fix it") || !strings.Contains(f.Text, "node/evil") {
+		t.Errorf("failure %+v", s.Cases[0].Failure)
+	}
+	buf.Reset()
+	if err := JUnitError(&buf, Kind, errors.New("cannot reach the API server")); err != nil {
+		t.Fatal(err)
+	}
+	doc = junitSuites{}
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil || doc.Errors != 1 || doc.Suites[0].Cases[0].Error == nil {
+		t.Errorf("error file: %v %+v", err, doc)
+	}
+}
+
+func TestMarkdownEscapes(t *testing.T) {
+	r := sample()
+	r.Checks[0].Summary = "a | b"
+	var buf bytes.Buffer
+	if err := (Printer{Format: "markdown"}).Print(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"# kubectl acknet doctor", "| ✖ fail | `a.fail` | a \\| b |", "## ✖ fail `a.fail`", "  - Fix: fix it"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.ContainsRune(out, 0x1b) {
+		t.Error("escape sequence in markdown")
 	}
 }

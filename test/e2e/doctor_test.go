@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/xml"
 	"fmt"
 	"net"
 	"net/http"
@@ -158,6 +159,18 @@ func TestDoctorYAMLAndFailOn(t *testing.T) {
 	if r := acknet(t, "doctor", "-o", "json", "--fail-on", "info"); r.code != 2 {
 		t.Errorf("--fail-on info: exit %d", r.code)
 	}
+	md := acknet(t, "doctor", "-o", "markdown")
+	if md.code != 0 || !strings.Contains(md.stdout, "# kubectl acknet doctor") || !strings.Contains(md.stdout, "| ✔ pass | `flannel.cni-version` |") {
+		t.Errorf("markdown: exit %d\n%s", md.code, md.stdout)
+	}
+	ju := acknet(t, "doctor", "-o", "junit", "--fail-on", "info")
+	var suites struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+	}
+	if err := xml.Unmarshal([]byte(ju.stdout), &suites); err != nil || ju.code != 2 || suites.Tests < 20 || suites.Failures == 0 {
+		t.Errorf("junit: exit %d, %v %+v\n%s", ju.code, err, suites, ju.stdout)
+	}
 	r := acknet(t, "doctor", "-o", "json", "--checks", "flannel.*", "--skip", "flannel.hairpin")
 	rep := parseReport(t, r)
 	if len(rep.Checks) != 3 || rep.status("flannel.hairpin") != "(absent)" {
@@ -239,6 +252,14 @@ func TestServerDown(t *testing.T) {
 	}
 	if r.elapsed > 5*time.Second {
 		t.Errorf("took %s, longer than --request-timeout", r.elapsed)
+	}
+	// A CI job that collects a JUnit file still gets a valid one.
+	ju := acknet(t, "doctor", "-o", "junit", "--server", "https://"+addr, "--insecure-skip-tls-verify")
+	var doc struct {
+		Errors int `xml:"errors,attr"`
+	}
+	if err := xml.Unmarshal([]byte(ju.stdout), &doc); err != nil || doc.Errors != 1 || ju.code != 1 {
+		t.Errorf("junit on a down server: exit %d, %v\n%s", ju.code, err, ju.stdout)
 	}
 }
 

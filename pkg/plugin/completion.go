@@ -1,0 +1,73 @@
+package plugin
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+)
+
+// completeCheckIDs completes --checks and --skip with the catalog's IDs and
+// their area globs (flannel.*).
+func completeCheckIDs(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	prefix := toComplete
+	if i := strings.LastIndex(toComplete, ","); i >= 0 {
+		prefix = toComplete[i+1:]
+	}
+	head := strings.TrimSuffix(toComplete, prefix)
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range checks.All() {
+		prefixPart, _, _ := strings.Cut(c.ID, ".")
+		area := prefixPart + ".*"
+		for _, cand := range []string{area, c.ID} {
+			if !seen[cand] && strings.HasPrefix(cand, prefix) {
+				seen[cand] = true
+				out = append(out, head+cand)
+			}
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeNodes completes --node with the cluster's node names.
+func completeNodes(g *GlobalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		cs, _, err := g.Clientset()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		l, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1000})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var out []string
+		for _, n := range l.Items {
+			if strings.HasPrefix(n.Name, toComplete) {
+				out = append(out, n.Name)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// registerCompletions wires flag completion into every command that has the
+// flags.
+func registerCompletions(c *cobra.Command, g *GlobalOptions) {
+	for name, fn := range map[string]func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective){
+		"checks": completeCheckIDs, "skip": completeCheckIDs, "node": completeNodes(g), "probe-node": completeNodes(g),
+	} {
+		if c.Flags().Lookup(name) != nil {
+			_ = c.RegisterFlagCompletionFunc(name, fn)
+		}
+	}
+	for _, sub := range c.Commands() {
+		registerCompletions(sub, g)
+	}
+}

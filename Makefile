@@ -16,11 +16,14 @@ LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PK
 TOOLS            := $(CURDIR)/.cache/tools
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI         := $(TOOLS)/golangci-lint
+GORELEASER_VERSION := v2.15.1
+GORELEASER       := $(TOOLS)/goreleaser
+KREW_VERSION     := v0.4.3
 FUZZTIME         ?= 5s
 FUZZ_TARGETS     := FuzzParseENIConfig FuzzParseFlannelCNI FuzzParseKubeProxyConfig FuzzCorefileClusterDomains FuzzImageVersion
 DEMO_SCENARIO    ?= flannel-broken
 
-.PHONY: bench docs all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
+.PHONY: bench docs verify-docs dist krew-e2e all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
 
 all: build
 
@@ -65,8 +68,14 @@ demo-down: rig-down
 bench: rig ## Doctor and node fan-out at scale against raw LISTs and kubectl (not part of test)
 	hack/bench.sh
 
-docs: ## Regenerate docs/checks.md from the check registry
-	go run ./hack/gendocs > docs/checks.md
+docs: ## Regenerate docs/checks.md and docs/commands/ from the code
+	rm -rf docs/commands
+	go run ./hack/gendocs -out docs
+
+verify-docs: ## Fail when the generated docs are stale
+	@tmp=$$(mktemp -d) && go run ./hack/gendocs -out $$tmp && \
+		diff -u docs/checks.md $$tmp/checks.md && diff -ru docs/commands $$tmp/commands && rm -rf $$tmp || \
+		{ echo "docs are stale: run make docs"; exit 1; }
 
 fmt: ## Format the Go code
 	gofmt -w $$(git ls-files '*.go')
@@ -84,9 +93,21 @@ lint: $(GOLANGCI) ## golangci-lint, pinned
 shellcheck:
 	shellcheck -x hack/*.sh hack/lib/*.sh .ci/run pkg/nodescripts/scripts/*.sh completion/kubectl_complete-acknet
 
-verify: vet lint shellcheck ## Formatting, go.mod tidiness, vet, lint, shellcheck
+verify: vet lint shellcheck verify-docs ## Formatting, go.mod tidiness, vet, lint, shellcheck, docs
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go mod tidy -diff
+
+$(GORELEASER):
+	GOBIN=$(TOOLS) go install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+
+$(TOOLS)/krew $(TOOLS)/validate-krew-manifest:
+	GOBIN=$(TOOLS) go install sigs.k8s.io/krew/cmd/krew@$(KREW_VERSION) sigs.k8s.io/krew/cmd/validate-krew-manifest@$(KREW_VERSION)
+
+dist: $(GORELEASER) ## Archives for every platform in dist/ (goreleaser snapshot)
+	$(GORELEASER) release --snapshot --clean
+
+krew-e2e: dist rig $(TOOLS)/krew $(TOOLS)/validate-krew-manifest ## Validate the krew manifest and install it offline
+	hack/krew-e2e.sh
 
 clean:
 	rm -rf bin dist

@@ -13,7 +13,9 @@ DIST="$ROOT/dist"
 archive="$(ls "$DIST"/kubectl-acknet_*_linux_amd64.tar.gz)"
 version="$(basename "$archive" | sed -e 's/^kubectl-acknet_//' -e 's/_linux_amd64.tar.gz$//')"
 (cd "$ROOT" && go run ./hack/krewrender -version "$version" -dist "$DIST") >"$DIST/acknet.yaml"
-"$TOOLS/validate-krew-manifest" -manifest "$DIST/acknet.yaml"
+# -skip-install: the validator would download every platform's archive; the
+# install below uses the local linux/amd64 one instead.
+"$TOOLS/validate-krew-manifest" -manifest "$DIST/acknet.yaml" -skip-install
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

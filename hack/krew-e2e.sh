@@ -35,9 +35,10 @@ echo "$out"
 	echo "krew-e2e: unexpected version output" >&2
 	exit 1
 }
-echo "+ kubectl acknet doctor --list-checks | head -3"
-kubectl acknet doctor --list-checks | head -3
-kubectl acknet doctor --list-checks | grep -q '^terway.in-cluster-lb ' || {
+echo "+ kubectl acknet doctor --list-checks"
+checks="$(kubectl acknet doctor --list-checks)"
+printf '%s\n' "$checks" | sed -n '1,3p'
+printf '%s\n' "$checks" | grep -q '^terway.in-cluster-lb ' || {
 	echo "krew-e2e: --list-checks lacks terway.in-cluster-lb" >&2
 	exit 1
 }

@@ -1,5 +1,6 @@
 // Command gendocs writes the reference docs from the code, so they cannot
-// drift from it: docs/checks.md from the check registry and
+// drift from it: docs/checks.md and docs/checks/<id>.md from the check
+// registry, and
 // docs/commands/*.md from the cobra commands (their --help).
 // `make verify` fails when the committed docs differ from a fresh run.
 //
@@ -33,6 +34,15 @@ func main() {
 func run(out string) error {
 	if err := os.WriteFile(filepath.Join(out, "checks.md"), []byte(checks.Markdown()), 0o644); err != nil {
 		return err
+	}
+	pages := filepath.Join(out, "checks")
+	if err := os.MkdirAll(pages, 0o755); err != nil {
+		return err
+	}
+	for _, c := range checks.All() {
+		if err := os.WriteFile(filepath.Join(pages, c.ID+".md"), []byte(checks.Page(c)), 0o644); err != nil {
+			return err
+		}
 	}
 	dir := filepath.Join(out, "commands")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -15,12 +15,21 @@ func Markdown() string {
 	b.WriteString("needs (RBAC, a missing ConfigMap), reports `skip` with the reason. Check IDs are a public contract.\n\n")
 	b.WriteString("| ID | Severity | Title |\n|---|---|---|\n")
 	for _, c := range All() {
-		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", c.ID, anchor(c.ID), c.Severity, c.Title)
-	}
-	for _, c := range All() {
-		fmt.Fprintf(&b, "\n## %s\n\n**%s** (severity: %s)\n\n%s\n\n**Fix:** %s\n", c.ID, c.Title, c.Severity, c.Why, c.Fix)
+		fmt.Fprintf(&b, "| [`%s`](checks/%s.md) | %s | %s |\n", c.ID, c.ID, c.Severity, c.Title)
 	}
 	return b.String()
 }
 
-func anchor(id string) string { return strings.ReplaceAll(id, ".", "") }
+// Page renders the reference page of one check, docs/checks/<id>.md.
+func Page(c Check) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\n", c.ID)
+	b.WriteString("Generated from `pkg/checks` by `make docs`; do not edit by hand.\n\n")
+	fmt.Fprintf(&b, "**%s**, severity %s", c.Title, c.Severity)
+	if c.Node {
+		b.WriteString(", node-side: runs with `kubectl acknet doctor --node-checks`")
+	}
+	fmt.Fprintf(&b, ".\n\n## What and why\n\n%s\n\n## Evidence\n\n%s\n\n## Fix\n\n%s\n\n## See also\n\n- [ACK container network FAQ](%s)\n- [All checks](../checks.md)\n",
+		c.Why, c.Evidence(), c.Fix, FAQ)
+	return b.String()
+}

@@ -76,7 +76,7 @@ type Check struct {
 
 // Docs is where a check is documented.
 func (c Check) Docs() string {
-	return "https://github.com/kubectl-acknet/kubectl-acknet/blob/main/docs/checks.md#" + strings.ReplaceAll(c.ID, ".", "")
+	return "https://github.com/kubectl-acknet/kubectl-acknet/blob/main/docs/checks/" + c.ID + ".md"
 }
 
 // Outcome is a check with its result.

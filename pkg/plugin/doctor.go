@@ -250,7 +250,11 @@ func (o *DoctorOptions) listChecks() error {
 		return err
 	}
 	for _, c := range checks.All() {
-		if _, err := fmt.Fprintf(w, "%s\t%s\t%s\n", c.ID, c.Severity, c.Title); err != nil {
+		title := c.Title
+		if c.Node {
+			title += " (doctor --node-checks)"
+		}
+		if _, err := fmt.Fprintf(w, "%s\t%s\t%s\n", c.ID, c.Severity, title); err != nil {
 			return err
 		}
 	}

@@ -2,8 +2,9 @@
 # The local test cluster: etcd + kube-apiserver + kwok on 127.0.0.1, with
 # ports chosen free at start so two rigs never collide. kwok manages only
 # nodes annotated kwok.x-k8s.io/node=fake: it makes them Ready, runs their
-# pods, and runs `kubectl exec` into those pods on this machine (ClusterExec
-# in $DIR/kwok-exec.yaml), so node scripts can be tested against fake roots.
+# pods, runs `kubectl exec` into those pods on this machine (ClusterExec in
+# $DIR/kwok-exec.yaml), so node scripts can be tested against fake roots, and
+# serves $DIR/pods.log as their logs (ClusterLogs).
 #
 #   hack/rig.sh up     build the pinned binaries if needed, start, wait ready
 #   hack/rig.sh down   stop every process by its recorded PID, keep nothing
@@ -105,12 +106,24 @@ start_kwok() {
 		  - local:
 		      workDir: $DIR
 	EOT
+	# Pod logs of kwok pods come from one CRI-format file that tests write.
+	: >"$DIR/pods.log"
+	cat >"$DIR/kwok-logs.yaml" <<-EOT
+		kind: ClusterLogs
+		apiVersion: kwok.x-k8s.io/v1alpha1
+		metadata:
+		  name: local-logs
+		spec:
+		  logs:
+		  - logsFile: $DIR/pods.log
+		    follow: false
+	EOT
 	# The API server reaches kwok as the fake nodes' kubelet on loopback.
 	"$BIN/kwok" --kubeconfig "$DIR/kubeconfig" \
 		--manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
 		--node-ip 127.0.0.1 --node-port "$port" --server-address "127.0.0.1:$port" \
 		--cidr 10.244.0.0/16 \
-		--config "$BIN/kwok-stages.yaml" --config "$DIR/kwok-exec.yaml" \
+		--config "$BIN/kwok-stages.yaml" --config "$DIR/kwok-exec.yaml" --config "$DIR/kwok-logs.yaml" \
 		>"$DIR/kwok.log" 2>&1 &
 	echo $! >"$DIR/kwok.pid"
 }

@@ -27,6 +27,7 @@ import (
 
 var (
 	repoRoot   string
+	rigDir     string
 	kubeconfig string
 	binDir     string
 	rigBin     string
@@ -43,7 +44,8 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	rigDir, err := os.MkdirTemp(filepath.Join(repoRoot, ".cache"), "rig-e2e-")
+	var err error
+	rigDir, err = os.MkdirTemp(filepath.Join(repoRoot, ".cache"), "rig-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

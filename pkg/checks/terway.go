@@ -3,6 +3,7 @@ package checks
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -104,7 +105,8 @@ func terwayVSwitchIPExhausted(e *Env) Result {
 		if len(ids) == 0 {
 			ids = []string{"(vSwitch not named)"}
 		}
-		for _, id := range uniq(ids) {
+		slices.Sort(ids)
+		for _, id := range slices.Compact(ids) {
 			v := get(id)
 			v.events += ev.Count
 			if ev.Last.After(v.newest) {
@@ -133,7 +135,8 @@ func terwayVSwitchIPExhausted(e *Env) Result {
 				if len(ids) == 0 {
 					ids = []string{"(vSwitch not named)"}
 				}
-				for _, id := range uniq(ids) {
+				slices.Sort(ids)
+				for _, id := range slices.Compact(ids) {
 					get(id).logs++
 				}
 			}
@@ -164,18 +167,6 @@ func terwayVSwitchIPExhausted(e *Env) Result {
 		})
 	}
 	return WithFindings(StatusFail, count(len(ids), "vSwitch")+" out of IPs", findings)
-}
-
-func uniq(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // terwayConfig returns the parsed eni-config of a Terway cluster, or why not.

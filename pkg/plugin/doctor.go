@@ -136,12 +136,8 @@ func (o *DoctorOptions) Validate() error {
 	if o.ListChecks {
 		return nil
 	}
-	valid := false
-	for _, f := range report.Formats {
-		valid = valid || f == o.Output
-	}
-	if !valid {
-		return usageErr("--output must be one of %s, got %q", strings.Join(report.Formats, ", "), o.Output)
+	if err := report.CheckFormat(o.Output); err != nil {
+		return usageErr("%v", err)
 	}
 	if o.ChunkSize < 1 {
 		return usageErr("--chunk-size must be positive")

@@ -40,7 +40,7 @@ func (o *DoctorOptions) gatherNodeFacts(ctx context.Context, env *checks.Env) (m
 			if env.FlannelCNI.Name != "" && networkNameRe.MatchString(env.FlannelCNI.Name) {
 				network = env.FlannelCNI.Name
 			}
-			dirs = dedupe(append(dirs, env.FlannelCNI.EffectiveIPAMDataDir()))
+			dirs = sortedUnique(append(dirs, env.FlannelCNI.EffectiveIPAMDataDir()))
 		}
 		vars["NETWORK"], vars["IPAM_DIRS"] = network, strings.Join(dirs, " ")
 		scripts = append(scripts, nodescripts.FlannelScan)

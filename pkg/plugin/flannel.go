@@ -130,7 +130,7 @@ func (o *FlannelGCOptions) Complete(ctx context.Context) error {
 	}
 	// Both default places, plus the configured one: a node may still hold
 	// files from before the data dir moved to tmpfs.
-	o.ipamDirs = dedupe([]string{ackconf.DefaultHostLocalDataDir, "/var/run/cni/networks", cni.EffectiveIPAMDataDir()})
+	o.ipamDirs = sortedUnique([]string{ackconf.DefaultHostLocalDataDir, "/var/run/cni/networks", cni.EffectiveIPAMDataDir()})
 	return nil
 }
 

@@ -132,12 +132,8 @@ func (o *IPv6VerifyOptions) Complete() error {
 
 // Validate checks flag combinations and the external targets.
 func (o *IPv6VerifyOptions) Validate() error {
-	valid := false
-	for _, f := range report.Formats {
-		valid = valid || f == o.Output
-	}
-	if !valid {
-		return usageErr("--output must be one of %s, got %q", strings.Join(report.Formats, ", "), o.Output)
+	if err := report.CheckFormat(o.Output); err != nil {
+		return usageErr("%v", err)
 	}
 	if !o.Probe && (o.ProbeNode != "" || o.PerNode || len(o.External) > 0) {
 		return usageErr("--probe-node, --per-node and --external go with --probe")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -116,7 +117,7 @@ func (n *NodeOptions) resolve(ctx context.Context, cs kubernetes.Interface) ([]s
 		if len(missing) > 0 {
 			return nil, fmt.Errorf("nodes not found: %s", strings.Join(missing, ", "))
 		}
-		return dedupe(n.Nodes), nil
+		return sortedUnique(n.Nodes), nil
 	}
 	var names []string
 	opts := metav1.ListOptions{LabelSelector: n.Selector, Limit: 500}
@@ -140,16 +141,11 @@ func (n *NodeOptions) resolve(ctx context.Context, cs kubernetes.Interface) ([]s
 	return names, nil
 }
 
-func dedupe(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
+// sortedUnique returns a sorted copy without duplicates.
+func sortedUnique(in []string) []string {
+	out := slices.Clone(in)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (n *NodeOptions) runner(cs kubernetes.Interface, cfg *rest.Config, progress io.Writer) *nodeexec.Runner {

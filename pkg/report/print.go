@@ -20,6 +20,16 @@ import (
 // Formats doctor can print.
 var Formats = []string{"table", "json", "yaml", "junit", "markdown"}
 
+// CheckFormat returns an error naming the valid formats when f is none.
+func CheckFormat(f string) error {
+	for _, v := range Formats {
+		if v == f {
+			return nil
+		}
+	}
+	return fmt.Errorf("--output must be one of %s, got %q", strings.Join(Formats, ", "), f)
+}
+
 // Printer writes a report in one format.
 type Printer struct {
 	Format string

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/netip"
@@ -204,7 +203,7 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 		}
 		if len(confirmed) == 0 {
 			fmt.Fprintln(o.Out, "nothing to release")
-		} else if o.confirm(fmt.Sprintf("Move the leaked files of %d nodes aside? [y/N] ", len(confirmed))) {
+		} else if askYes(o.IOStreams, fmt.Sprintf("Move the leaked files of %d nodes aside? [y/N] ", len(confirmed))) {
 			var targets []string
 			for n := range confirmed {
 				targets = append(targets, n)
@@ -241,13 +240,6 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func (o *FlannelGCOptions) confirm(prompt string) bool {
-	fmt.Fprint(o.ErrOut, prompt)
-	line, _ := bufio.NewReader(o.In).ReadString('\n')
-	answer := strings.ToLower(strings.TrimSpace(line))
-	return answer == "y" || answer == "yes"
 }
 
 // scanAndDecide runs the scan script and decides. With only set, leaked

@@ -63,12 +63,18 @@ func (a *nodeAction) confirmChange(what string, nodes int) error {
 	if !printers.IsTerminal(a.In) {
 		return usageErr("this changes host state; stdin is not a terminal, so pass --yes")
 	}
-	fmt.Fprintf(a.ErrOut, "%s on %d nodes? [y/N] ", what, nodes)
-	line, _ := bufio.NewReader(a.In).ReadString('\n')
-	if ans := strings.ToLower(strings.TrimSpace(line)); ans != "y" && ans != "yes" {
+	if !askYes(a.IOStreams, fmt.Sprintf("%s on %d nodes? [y/N] ", what, nodes)) {
 		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("not confirmed; nothing changed")}
 	}
 	return nil
+}
+
+// askYes prints prompt on stderr and reports whether the answer is y or yes.
+func askYes(streams genericiooptions.IOStreams, prompt string) bool {
+	fmt.Fprint(streams.ErrOut, prompt)
+	line, _ := bufio.NewReader(streams.In).ReadString('\n')
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "y" || answer == "yes"
 }
 
 // IPVSModulesOptions are the options of `kubectl acknet ipvs modules`.

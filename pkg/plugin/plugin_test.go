@@ -94,3 +94,13 @@ func TestCompleteCheckIDs(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 }
+
+func TestAskYes(t *testing.T) {
+	for in, want := range map[string]bool{"y\n": true, "YES\n": true, "n\n": false, "\n": false, "": false} {
+		streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+		streams.In = strings.NewReader(in)
+		if got := askYes(streams, "go? [y/N] "); got != want || errOut.String() != "go? [y/N] " {
+			t.Errorf("%q: %t (prompt %q), want %t", in, got, errOut.String(), want)
+		}
+	}
+}

@@ -1,0 +1,251 @@
+package confedit
+
+import (
+	"fmt"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// SetYAML sets the scalar at path (mapping keys from the root) to value, a
+// YAML scalar written as it should appear. Only one line changes, or lines
+// are added for keys that are missing; everything else stays byte for byte.
+// Block mappings are required along the path: flow mappings ({...}) and
+// multi-line scalars are refused rather than rewritten.
+func SetYAML(text string, path []string, value string) (string, error) {
+	if len(path) == 0 {
+		return "", fmt.Errorf("empty path")
+	}
+	lines, root, err := parseYAML(text)
+	if err != nil {
+		return "", err
+	}
+	unit := indentUnit(root)
+	parent, parentKey := root, (*yaml.Node)(nil)
+	for depth, seg := range path {
+		last := depth == len(path)-1
+		key, val := lookup(parent, seg)
+		if key == nil {
+			// Missing from here on: add the remaining keys as new lines.
+			indent := childIndent(parent, parentKey, unit)
+			var add []string
+			for j, s := range path[depth:] {
+				pad := strings.Repeat(" ", indent+j*unit)
+				if depth+j == len(path)-1 {
+					add = append(add, pad+s+": "+value)
+				} else {
+					add = append(add, pad+s+":")
+				}
+			}
+			at := insertAfterLine(parent, parentKey)
+			return joinLines(insertLines(lines, at, add)), nil
+		}
+		if last {
+			return replaceScalar(lines, key, val, value)
+		}
+		switch {
+		case val.Kind == yaml.MappingNode && val.Style&yaml.FlowStyle == 0:
+			parent, parentKey = val, key
+		case isEmptyNull(val):
+			parent, parentKey = &yaml.Node{Kind: yaml.MappingNode}, key
+		default:
+			return "", fmt.Errorf("%s is not a block mapping (line %d); edit it by hand", strings.Join(path[:depth+1], "."), key.Line)
+		}
+	}
+	return "", fmt.Errorf("unreachable")
+}
+
+// DeleteYAML removes the line of the scalar at path; an absent key is no
+// error.
+func DeleteYAML(text string, path []string) (string, error) {
+	lines, root, err := parseYAML(text)
+	if err != nil {
+		return "", err
+	}
+	node := root
+	var key, val *yaml.Node
+	for _, seg := range path {
+		key, val = lookup(node, seg)
+		if key == nil {
+			return text, nil
+		}
+		node = val
+	}
+	if val.Kind != yaml.ScalarNode || val.Line != key.Line || val.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return "", fmt.Errorf("%s is not a one-line scalar (line %d); edit it by hand", strings.Join(path, "."), key.Line)
+	}
+	i := key.Line - 1
+	out := append(lines[:i:i], lines[i+1:]...)
+	// Removing a last line that has no newline leaves none at the end either.
+	if i > 0 && i == len(lines)-1 && !strings.HasSuffix(lines[i], "\n") {
+		out[i-1] = strings.TrimSuffix(out[i-1], "\n")
+	}
+	return joinLines(out), nil
+}
+
+func parseYAML(text string) ([]string, *yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		return nil, nil, fmt.Errorf("not valid YAML: %w", err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode || doc.Content[0].Style&yaml.FlowStyle != 0 {
+		return nil, nil, fmt.Errorf("the document is not a block mapping")
+	}
+	return strings.SplitAfter(text, "\n"), doc.Content[0], nil
+}
+
+func joinLines(lines []string) string { return strings.Join(lines, "") }
+
+func lookup(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// isEmptyNull is a key with nothing after its colon ("ipvs:").
+func isEmptyNull(v *yaml.Node) bool {
+	return v.Kind == yaml.ScalarNode && v.Tag == "!!null" && v.Value == ""
+}
+
+// indentUnit is the indentation step of the document's first nested block
+// mapping, 2 when there is none.
+func indentUnit(root *yaml.Node) int {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if v.Kind == yaml.MappingNode && v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 && v.Content[0].Column > k.Column {
+			return v.Content[0].Column - k.Column
+		}
+	}
+	return 2
+}
+
+// childIndent is the column (0-based) of parent's keys.
+func childIndent(parent, parentKey *yaml.Node, unit int) int {
+	if len(parent.Content) > 0 {
+		return parent.Content[0].Column - 1
+	}
+	if parentKey == nil {
+		return 0
+	}
+	return parentKey.Column - 1 + unit
+}
+
+// insertAfterLine is the 0-based index of the line after which new keys of
+// parent go: after its last entry, or after its key when it has none.
+func insertAfterLine(parent, parentKey *yaml.Node) int {
+	if len(parent.Content) == 0 {
+		if parentKey == nil {
+			return 0
+		}
+		return parentKey.Line
+	}
+	return lastLine(parent)
+}
+
+// lastLine is the 1-based line where node ends.
+func lastLine(n *yaml.Node) int {
+	switch n.Kind {
+	case yaml.MappingNode, yaml.SequenceNode:
+		if len(n.Content) == 0 || n.Style&yaml.FlowStyle != 0 {
+			return n.Line
+		}
+		return lastLine(n.Content[len(n.Content)-1])
+	case yaml.ScalarNode:
+		if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			return n.Line + strings.Count(strings.TrimRight(n.Value, "\n"), "\n") + 1
+		}
+	}
+	return n.Line
+}
+
+func insertLines(lines []string, after int, add []string) []string {
+	if after > len(lines) {
+		after = len(lines)
+	}
+	out := append([]string{}, lines[:after]...)
+	// After a last line without a newline the new lines go on new lines,
+	// and the document still ends without one.
+	noFinal := after > 0 && !strings.HasSuffix(out[after-1], "\n")
+	if noFinal {
+		out[after-1] += "\n"
+	}
+	for _, l := range add {
+		out = append(out, l+"\n")
+	}
+	if noFinal {
+		out[len(out)-1] = strings.TrimSuffix(out[len(out)-1], "\n")
+	}
+	return append(out, lines[after:]...)
+}
+
+// replaceScalar swaps the text of a one-line scalar value for value, keeping
+// what precedes it and any trailing comment.
+func replaceScalar(lines []string, key, val *yaml.Node, value string) (string, error) {
+	li := key.Line - 1
+	line := strings.TrimRight(lines[li], "\n")
+	nl := lines[li][len(line):]
+	if val.Kind != yaml.ScalarNode || val.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return "", fmt.Errorf("%s (line %d) is not a one-line scalar; edit it by hand", key.Value, key.Line)
+	}
+	if val.Tag == "!!null" && val.Value == "" {
+		// "key:" or "key: # comment": the value goes after the colon.
+		c := strings.Index(line[key.Column-1:], ":")
+		if c < 0 {
+			return "", fmt.Errorf("line %d: cannot find the colon after %s", key.Line, key.Value)
+		}
+		at := key.Column - 1 + c + 1
+		rest := line[at:]
+		comment := ""
+		if i := strings.Index(rest, "#"); i >= 0 {
+			comment = " " + rest[i:]
+		}
+		lines[li] = line[:at] + " " + value + comment + nl
+		return joinLines(lines), nil
+	}
+	if val.Line != key.Line {
+		return "", fmt.Errorf("the value of %s is not on its key's line %d; edit it by hand", key.Value, key.Line)
+	}
+	start := val.Column - 1
+	end, err := scalarEnd(line, start, val.Style)
+	if err != nil {
+		return "", fmt.Errorf("line %d: %w", key.Line, err)
+	}
+	lines[li] = line[:start] + value + line[end:] + nl
+	return joinLines(lines), nil
+}
+
+// scalarEnd finds where the scalar starting at start ends on line.
+func scalarEnd(line string, start int, style yaml.Style) (int, error) {
+	switch {
+	case style&yaml.DoubleQuotedStyle != 0:
+		for i := start + 1; i < len(line); i++ {
+			if line[i] == '\\' {
+				i++
+				continue
+			}
+			if line[i] == '"' {
+				return i + 1, nil
+			}
+		}
+		return 0, fmt.Errorf("unterminated double-quoted scalar")
+	case style&yaml.SingleQuotedStyle != 0:
+		for i := start + 1; i < len(line); i++ {
+			if line[i] == '\'' {
+				if i+1 < len(line) && line[i+1] == '\'' {
+					i++
+					continue
+				}
+				return i + 1, nil
+			}
+		}
+		return 0, fmt.Errorf("unterminated single-quoted scalar")
+	}
+	end := len(line)
+	if i := strings.Index(line[start:], " #"); i >= 0 {
+		end = start + i
+	}
+	return start + len(strings.TrimRight(line[start:end], " \t")), nil
+}

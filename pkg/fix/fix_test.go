@@ -1,0 +1,221 @@
+package fix
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
+)
+
+// configMaps reads the ConfigMaps of YAML files (scenario or fixture) into
+// Input.Data form.
+func configMaps(t *testing.T, files ...string) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range bytes.Split(raw, []byte("\n---")) {
+			var cm struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+				Data map[string]string `json:"data"`
+			}
+			if err := yaml.Unmarshal(doc, &cm); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if cm.Kind == "ConfigMap" {
+				out[cm.Metadata.Name] = cm.Data
+			}
+		}
+	}
+	return out
+}
+
+func scenario(name string) string {
+	return filepath.Join("..", "..", "test", "scenarios", name)
+}
+
+func fixture(t *testing.T, rel string) string {
+	t.Helper()
+	dir := os.Getenv("ACKNET_FIXTURES")
+	if dir == "" {
+		t.Fatal("ACKNET_FIXTURES is not set: point it at the shared fixtures directory (make test does)")
+	}
+	return filepath.Join(dir, rel)
+}
+
+// plan runs one fixer and applies its edits to a copy of data.
+func plan(t *testing.T, id string, in *Input) (*Plan, map[string]map[string]string) {
+	t.Helper()
+	f, ok := Lookup(id)
+	if !ok {
+		t.Fatalf("no fixer %s", id)
+	}
+	p, err := f.Plan(in)
+	if err != nil {
+		t.Fatalf("%s: %v", id, err)
+	}
+	after := map[string]map[string]string{}
+	for cm, d := range in.Data {
+		after[cm] = map[string]string{}
+		for k, v := range d {
+			after[cm][k] = v
+		}
+	}
+	for _, e := range p.Edits {
+		if e.Existed && in.Data[e.ConfigMap][e.Key] != e.Before {
+			t.Fatalf("%s: Before of %s/%s is not the current text", id, e.ConfigMap, e.Key)
+		}
+		after[e.ConfigMap][e.Key] = e.After
+	}
+	return p, after
+}
+
+// changedLines returns the lines of after that are not in before, in order.
+func changedLines(before, after string) []string {
+	old := map[string]int{}
+	for _, l := range strings.Split(before, "\n") {
+		old[l]++
+	}
+	var out []string
+	for _, l := range strings.Split(after, "\n") {
+		if old[l] > 0 {
+			old[l]--
+			continue
+		}
+		out = append(out, strings.TrimSpace(l))
+	}
+	return out
+}
+
+func TestFixesOnScenarios(t *testing.T) {
+	flannel := configMaps(t, scenario("flannel-broken/10-flannel.yaml"), scenario("flannel-broken/20-kube-proxy.yaml"))
+	terway := configMaps(t, scenario("terway-broken/10-terway.yaml"))
+	tests := []struct {
+		id    string
+		data  map[string]map[string]string
+		set   map[string]string
+		edits int
+		// added lines of the first edit, trimmed
+		added []string
+		sched string
+	}{
+		{id: "flannel.cni-version", data: flannel, edits: 1, added: []string{`"cniVersion": "0.3.1",`}},
+		{id: "flannel.hairpin", data: flannel, edits: 1, added: []string{`"isDefaultGateway": true,`, `"hairpinMode": true`}},
+		{id: "flannel.ipam-datadir", data: flannel, edits: 1, added: []string{`},`, `"dataDir": "/var/run/cni/flannel",`, `"ipam": {"type": "host-local", "dataDir": "/var/run/cni/networks"}`}},
+		{id: "kubeproxy.conntrack-max-per-core", data: flannel, edits: 1, added: []string{"maxPerCore: 65536"}},
+		{id: "kubeproxy.ipvs-udp-timeout", data: flannel, edits: 1, added: []string{"udpTimeout: 10s"}},
+		{id: "kubeproxy.ipvs-scheduler", data: flannel, set: map[string]string{"scheduler": "wrr"}, edits: 2, added: []string{"scheduler: wrr"}, sched: "wrr"},
+		{id: "kubeproxy.master-worker-drift", data: flannel, edits: 1, added: []string{"maxPerCore: 32768", "scheduler: lc"}, sched: "lc"},
+		{id: "terway.in-cluster-lb", data: terway, edits: 2, added: []string{`"enable_eip_pool": "true"`}},
+		{id: "terway.network-policy", data: terway, edits: 1, added: []string{"true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			in := &Input{Data: tt.data, Set: tt.set}
+			p, after := plan(t, tt.id, in)
+			if len(p.Edits) != tt.edits {
+				t.Fatalf("%d edits, want %d: %+v", len(p.Edits), tt.edits, p.Edits)
+			}
+			e := p.Edits[0]
+			if got := changedLines(e.Before, e.After); strings.Join(got, "|") != strings.Join(tt.added, "|") {
+				t.Errorf("changed lines %q, want %q\n%s", got, tt.added, e.After)
+			}
+			if p.Scheduler != tt.sched {
+				t.Errorf("scheduler %q, want %q", p.Scheduler, tt.sched)
+			}
+			// A second run on the fixed data changes nothing.
+			p2, _ := plan(t, tt.id, &Input{Data: after, Set: tt.set})
+			if len(p2.Edits) != 0 {
+				t.Errorf("not idempotent: %+v", p2.Edits)
+			}
+		})
+	}
+}
+
+func TestDriftFromMaster(t *testing.T) {
+	data := configMaps(t, scenario("flannel-broken/20-kube-proxy.yaml"))
+	p, after := plan(t, "kubeproxy.master-worker-drift", &Input{Data: data, Set: map[string]string{"source": "master"}})
+	if len(p.Edits) != 1 || p.Edits[0].ConfigMap != "kube-proxy-worker" {
+		t.Fatalf("edits %+v", p.Edits)
+	}
+	w, _ := ackconf.ParseKubeProxyConfig(after["kube-proxy-worker"]["config.conf"])
+	m, _ := ackconf.ParseKubeProxyConfig(after["kube-proxy-master"]["config.conf"])
+	ws, ms := ackconf.SummarizeKubeProxy(w), ackconf.SummarizeKubeProxy(m)
+	if ws.Scheduler != ms.Scheduler || ws.UDPTimeoutHuman != ms.UDPTimeoutHuman || *ws.MaxPerCore != *ms.MaxPerCore {
+		t.Errorf("still differ: worker %+v master %+v", ws, ms)
+	}
+}
+
+func TestFixesOnFixtures(t *testing.T) {
+	// The FAQ's "before" Flannel config (conflist form) gets the tmpfs
+	// directories of its "after" example, in the flannel plugin.
+	in := &Input{Data: configMaps(t, fixture(t, "flannel/kube-flannel-cfg.ack-doc-v0.15.1.x.yaml"))}
+	p, after := plan(t, "flannel.ipam-datadir", in)
+	if len(p.Edits) != 1 {
+		t.Fatalf("edits %+v", p.Edits)
+	}
+	want, err := os.ReadFile(fixture(t, "flannel/cni-conf.ack-doc.tmpfs-ipam.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := ackconf.ParseFlannelCNI(after["kube-flannel-cfg"]["cni-conf.json"])
+	exp, _ := ackconf.ParseFlannelCNI(string(want))
+	if got.HairpinMode == nil || exp.HairpinMode == nil || *got.HairpinMode != *exp.HairpinMode {
+		t.Errorf("hairpinMode %v, want %v", got.HairpinMode, exp.HairpinMode)
+	}
+	got.HairpinMode, exp.HairpinMode = nil, nil
+	if *got != *exp {
+		t.Errorf("got %+v\nwant %+v", *got, *exp)
+	}
+	// The FAQ's kube-proxy example is already right: nothing to do.
+	kp := &Input{Data: configMaps(t, fixture(t, "kube-proxy/kube-proxy-worker.configmap.ack-doc.yaml"))}
+	for _, id := range []string{"kubeproxy.conntrack-max-per-core", "kubeproxy.ipvs-udp-timeout"} {
+		if p, _ := plan(t, id, kp); len(p.Edits) != 0 {
+			t.Errorf("%s on the FAQ example: %+v", id, p.Edits)
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	flannel := configMaps(t, scenario("flannel-broken/10-flannel.yaml"), scenario("flannel-broken/20-kube-proxy.yaml"))
+	broken := configMaps(t, scenario("terway-broken-json/00-cluster.yaml"))
+	terway := configMaps(t, scenario("terway-broken/10-terway.yaml"))
+	tests := []struct {
+		id   string
+		in   *Input
+		want string
+	}{
+		{"flannel.cni-version", &Input{Data: flannel, Set: map[string]string{"cniVersion": "latest"}}, "not a CNI spec version"},
+		{"flannel.cni-version", &Input{Data: flannel, Set: map[string]string{"version": "0.3.1"}}, "takes no --set version"},
+		{"flannel.hairpin", &Input{Data: flannel, Set: map[string]string{"x": "1"}}, "takes no --set values"},
+		{"flannel.ipam-datadir", &Input{Data: flannel, Set: map[string]string{"dataDir": "/var/lib/cni/flannel"}}, "not under /var/run"},
+		{"flannel.hairpin", &Input{Data: terway}, "kube-flannel-cfg does not exist"},
+		{"kubeproxy.ipvs-scheduler", &Input{Data: flannel}, "say which scheduler"},
+		{"kubeproxy.ipvs-scheduler", &Input{Data: flannel, Set: map[string]string{"scheduler": "fastest"}}, "no IPVS scheduler"},
+		{"kubeproxy.ipvs-udp-timeout", &Input{Data: flannel, Set: map[string]string{"udpTimeout": "10"}}, "not a positive duration"},
+		{"kubeproxy.conntrack-max-per-core", &Input{Data: broken}, "fix it by hand first"},
+		{"terway.in-cluster-lb", &Input{Data: broken}, "fix it by hand first"},
+		{"terway.network-policy", &Input{Data: terway, NetworkPolicies: 2, Example: "shop/deny-all"}, "shop/deny-all"},
+		{"terway.network-policy", &Input{Data: terway, NetworkPolicies: -1, Example: "Forbidden"}, "cannot tell"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id+" "+tt.want, func(t *testing.T) {
+			f, _ := Lookup(tt.id)
+			_, err := f.Plan(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -145,10 +145,10 @@ func TestSetYAML(t *testing.T) {
 
 func TestSetYAMLRefuses(t *testing.T) {
 	for _, in := range []string{
-		"ipvs: {scheduler: rr}\n",      // flow mapping
+		"ipvs: {scheduler: rr}\n",         // flow mapping
 		"ipvs:\n  scheduler: |\n    rr\n", // block scalar
-		"- a\n- b\n",                   // not a mapping
-		"a: [1\n",                      // invalid
+		"- a\n- b\n",                      // not a mapping
+		"a: [1\n",                         // invalid
 	} {
 		if got, err := SetYAML(in, []string{"ipvs", "scheduler"}, "lc"); err == nil {
 			t.Errorf("%q: accepted, got %q", in, got)

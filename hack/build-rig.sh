@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pinned binaries of the local test cluster (etcd, kube-apiserver,
-# kubectl, kwok) once into a git-ignored cache, plus kwok's node and pod
+# kubectl, kube-controller-manager, kube-scheduler, kwok) once into a git-ignored cache, plus kwok's node and pod
 # Stage manifests (kwok ships none by default). Re-running is cheap: a binary whose
 # stamp matches the pinned version is not rebuilt.
 set -euo pipefail
@@ -32,17 +32,32 @@ kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X
 build etcd "$ETCD_VERSION" "$ROOT/hack/rig/etcd" go.etcd.io/etcd/server/v3 "-s -w"
 build kube-apiserver "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
 build kubectl "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
+# The controller manager and scheduler run only in rigs that ask for them
+# (ACKNET_RIG_CONTROLLERS): DaemonSet rollouts need both.
+build kube-controller-manager "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
+build kube-scheduler "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
 build kwok "$KWOK_VERSION" "$ROOT/hack/rig/kwok" sigs.k8s.io/kwok/cmd/kwok "-s -w"
 
 # Node and pod Stages that make kwok-managed nodes Ready and their pods
-# Running at once, taken from the pinned kwok module.
+# Running at once, taken from the pinned kwok module. One addition: a pod
+# annotated acknet.test/never-ready stays Pending, so tests can show what
+# happens when a restarted agent never comes back.
 stages="$BIN/kwok-stages.yaml"
-if [[ ! -s "$stages" || "$(cat "$BIN/.kwok-stages.version" 2>/dev/null)" != "$KWOK_VERSION" ]]; then
+stages_version="$KWOK_VERSION+never-ready"
+if [[ ! -s "$stages" || "$(cat "$BIN/.kwok-stages.version" 2>/dev/null)" != "$stages_version" ]]; then
 	kwok_dir="$(cd "$ROOT/hack/rig/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
 	for f in "$kwok_dir"/kustomize/stage/node/fast/node-initialize.yaml "$kwok_dir"/kustomize/stage/pod/fast/pod-*.yaml; do
 		echo "---"
 		cat "$f"
-	done >"$stages.tmp"
+	done | awk '
+		/^  name: pod-ready$/ { ready = 1 }
+		{ print }
+		ready && /^    matchExpressions:$/ {
+			print "    - key: '"'"'.metadata.annotations[\"acknet.test/never-ready\"]'"'"'"
+			print "      operator: '"'"'DoesNotExist'"'"'"
+			ready = 0
+		}' >"$stages.tmp"
+	grep -q 'acknet.test/never-ready' "$stages.tmp" || { echo "build-rig: pod-ready stage not found in kwok $KWOK_VERSION" >&2; exit 1; }
 	mv "$stages.tmp" "$stages"
-	echo "$KWOK_VERSION" >"$BIN/.kwok-stages.version"
+	echo "$stages_version" >"$BIN/.kwok-stages.version"
 fi

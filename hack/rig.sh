@@ -12,6 +12,10 @@
 #   hack/rig.sh status say whether it runs
 #
 # ACKNET_RIG_DIR selects the rig's state directory (default .cache/rig/run/default).
+# ACKNET_RIG_CONTROLLERS=daemonset (a kube-controller-manager --controllers
+# list) also starts kube-controller-manager and kube-scheduler, so DaemonSets
+# create and replace pods on the kwok nodes; off by default because those
+# controllers would rewrite the scenarios' hand-made pods.
 # Only loopback addresses are ever used.
 set -euo pipefail
 
@@ -62,6 +66,8 @@ stop_one() {
 }
 
 down() {
+	stop_one kube-scheduler
+	stop_one kube-controller-manager
 	stop_one kwok
 	stop_one kube-apiserver
 	stop_one etcd
@@ -128,6 +134,23 @@ start_kwok() {
 	echo $! >"$DIR/kwok.pid"
 }
 
+# start_controllers runs kube-controller-manager (only the controllers named
+# in ACKNET_RIG_CONTROLLERS) and kube-scheduler, which binds DaemonSet pods.
+start_controllers() {
+	local kcm_port sched_port
+	kcm_port="$(free_port)"
+	sched_port="$(free_port)"
+	"$BIN/kube-controller-manager" --kubeconfig "$DIR/kubeconfig" \
+		--controllers "$ACKNET_RIG_CONTROLLERS" --leader-elect=false \
+		--bind-address 127.0.0.1 --secure-port "$kcm_port" --cert-dir "$DIR/certs/kcm" \
+		>"$DIR/kube-controller-manager.log" 2>&1 &
+	echo $! >"$DIR/kube-controller-manager.pid"
+	"$BIN/kube-scheduler" --kubeconfig "$DIR/kubeconfig" --leader-elect=false \
+		--bind-address 127.0.0.1 --secure-port "$sched_port" --cert-dir "$DIR/certs/scheduler" \
+		>"$DIR/kube-scheduler.log" 2>&1 &
+	echo $! >"$DIR/kube-scheduler.pid"
+}
+
 up() {
 	if alive kube-apiserver && alive etcd && alive kwok; then
 		log "already up ($DIR)"
@@ -187,6 +210,9 @@ up() {
 		if curl -fsk -H "Authorization: Bearer $token" "https://127.0.0.1:$api_port/readyz" >/dev/null 2>&1; then
 			"$BIN/kubectl" --kubeconfig "$DIR/kubeconfig" apply -f "$ROOT/hack/rig/rbac.yaml" >/dev/null
 			start_kwok "$kwok_port"
+			if [[ -n "${ACKNET_RIG_CONTROLLERS:-}" ]]; then
+				start_controllers
+			fi
 			log "up in ${i}x0.5s: KUBECONFIG=$DIR/kubeconfig"
 			return 0
 		fi

@@ -23,6 +23,11 @@ const flannelCfgObject = "kube-system/ConfigMap/" + cluster.CMFlannel
 
 const restartFlannel = "kubectl -n kube-system delete pod -l app=flannel"
 
+// fixOr names the fix command of a config remedy before the manual steps.
+func fixOr(id, byHand string) string {
+	return "kubectl acknet fix " + id + " --apply --restart; by hand: " + byHand
+}
+
 // flannelCNI returns the parsed CNI config or a result that says why not.
 func flannelCNI(e *Env) (*ackconf.FlannelCNI, *Result) {
 	if r := e.requirePlugin(PluginFlannel); r != nil {
@@ -66,7 +71,7 @@ func flannelCNIVersion(e *Env) Result {
 	return WithFindings(StatusFail, "cni-conf.json has no cniVersion", []Finding{{
 		Object:      flannelCfgObject,
 		Message:     fmt.Sprintf("cni-conf.json (network %q) has no cniVersion; on Kubernetes %s nodes go NotReady after a Flannel image upgrade", cni.Name, e.S.ServerVersion),
-		Remediation: `add "cniVersion": "0.3.1" to cni-conf.json (kubectl -n kube-system edit configmap kube-flannel-cfg), then ` + restartFlannel,
+		Remediation: fixOr("flannel.cni-version", `add "cniVersion": "0.3.1" to cni-conf.json (kubectl -n kube-system edit configmap kube-flannel-cfg), then `+restartFlannel),
 	}})
 }
 
@@ -103,7 +108,7 @@ func flannelHairpin(e *Env) Result {
 	return WithFindings(StatusWarn, "hairpin traffic is off", []Finding{{
 		Object:      flannelCfgObject,
 		Message:     msg,
-		Remediation: `prefer a headless Service; or set "hairpinMode": true in "delegate" (kubectl -n kube-system edit configmap kube-flannel-cfg), ` + restartFlannel + `, then recreate the affected pods`,
+		Remediation: `prefer a headless Service; or ` + fixOr("flannel.hairpin", `set "hairpinMode": true in "delegate" (kubectl -n kube-system edit configmap kube-flannel-cfg), `+restartFlannel) + `; then recreate the affected pods`,
 	}})
 }
 
@@ -126,7 +131,7 @@ func flannelIPAMDataDir(e *Env) Result {
 	return WithFindings(StatusWarn, "IPAM state survives reboots", []Finding{{
 		Object:      flannelCfgObject,
 		Message:     fmt.Sprintf("flannel dataDir is %s and host-local ipam dataDir is %s: allocations survive a reboot and can leak", cni.EffectiveDataDir(), cni.EffectiveIPAMDataDir()),
-		Remediation: fix,
+		Remediation: fixOr("flannel.ipam-datadir", fix),
 	}})
 }
 

@@ -108,7 +108,7 @@ func conntrackMaxPerCore(e *Env) Result {
 		findings = append(findings, Finding{
 			Object:      "kube-system/ConfigMap/" + kp.Name,
 			Message:     fmt.Sprintf("conntrack.maxPerCore is %d, below %d: the conntrack table fills and packets are dropped", *mpc, MinMaxPerCore),
-			Remediation: fmt.Sprintf("set conntrack.maxPerCore: %d (or more) in config.conf, then %s", MinMaxPerCore, restartKubeProxy(kp.Name)),
+			Remediation: fixOr("kubeproxy.conntrack-max-per-core", fmt.Sprintf("set conntrack.maxPerCore: %d (or more) in config.conf, then %s", MinMaxPerCore, restartKubeProxy(kp.Name))),
 		})
 	}
 	if len(findings) > 0 {
@@ -142,7 +142,7 @@ func ipvsUDPTimeout(e *Env) Result {
 		if len(udp) > 0 {
 			msg += fmt.Sprintf("; UDP Services other than DNS that need care before shortening it: %s", strings.Join(udp, ", "))
 		}
-		fix := "set ipvs.udpTimeout: 10s in config.conf, then " + restartKubeProxy(kp.Name)
+		fix := fixOr("kubeproxy.ipvs-udp-timeout", "set ipvs.udpTimeout: 10s in config.conf, then "+restartKubeProxy(kp.Name))
 		if kp.FromFlags {
 			fix = "add --ipvs-udp-timeout=10s to the command of DaemonSet kube-system/" + kp.Name + " (it has no config.conf)"
 		}
@@ -309,7 +309,7 @@ func masterWorkerDrift(e *Env) Result {
 	return WithFindings(StatusWarn, "kube-proxy-master and kube-proxy-worker differ", []Finding{{
 		Object:      "kube-system/ConfigMap/" + cluster.CMKubeProxyMaster,
 		Message:     strings.Join(diffs, "; "),
-		Remediation: "make both ConfigMaps agree, then " + restartKubeProxy(cluster.CMKubeProxyMaster) + " and " + restartKubeProxy(cluster.CMKubeProxyWorker),
+		Remediation: fixOr("kubeproxy.master-worker-drift", "make both ConfigMaps agree, then "+restartKubeProxy(cluster.CMKubeProxyMaster)+" and "+restartKubeProxy(cluster.CMKubeProxyWorker)),
 	}})
 }
 

@@ -202,7 +202,7 @@ func terwayInClusterLB(e *Env) Result {
 		return WithFindings(StatusFail, "in_cluster_loadbalance is inside eni_conf, where Terway never reads it", []Finding{{
 			Object:      eniConfigObject,
 			Message:     "in_cluster_loadbalance is a key of the eni_conf JSON; it must be a sibling of eni_conf in the ConfigMap data",
-			Remediation: "remove it from eni_conf and " + fix,
+			Remediation: fixOr("terway.in-cluster-lb", "remove it from eni_conf and "+fix),
 		}})
 	}
 	if cfg.InClusterLBEnabled() {
@@ -215,7 +215,7 @@ func terwayInClusterLB(e *Env) Result {
 	return WithFindings(StatusWarn, "in-cluster load balancing is off", []Finding{{
 		Object:      eniConfigObject,
 		Message:     fmt.Sprintf("mode %s and in_cluster_loadbalance is %s: traffic from pods to ExternalIP/LoadBalancer addresses is not short-circuited inside the cluster", vt, observed),
-		Remediation: fix,
+		Remediation: fixOr("terway.in-cluster-lb", fix),
 	}})
 }
 
@@ -230,7 +230,7 @@ func terwayNetworkPolicy(e *Env) Result {
 	return Result{Status: StatusInfo, Summary: "network policy is enabled", Findings: []Finding{{
 		Object:      eniConfigObject,
 		Message:     fmt.Sprintf("disable_network_policy is %q: network policy can delay pod network readiness after start", cfg.DisableNetworkPolicy),
-		Remediation: `if the cluster uses no NetworkPolicy: set disable_network_policy: "true" in kube-system/eni-config, upgrade Terway, then ` + restartTerway(e),
+		Remediation: `if the cluster uses no NetworkPolicy: ` + fixOr("terway.network-policy", `set disable_network_policy: "true" in kube-system/eni-config, upgrade Terway, then `+restartTerway(e)),
 	}}}
 }
 

@@ -127,9 +127,9 @@ func (f *Fixer) Plan(in *Input) (*Plan, error) {
 				names = append(names, p.Name)
 			}
 			if len(names) == 0 {
-				return nil, fmt.Errorf("%s takes no --set values", f.ID)
+				return nil, fmt.Errorf("this fix takes no --set values")
 			}
-			return nil, fmt.Errorf("%s takes no --set %s (it takes: %s)", f.ID, name, strings.Join(names, ", "))
+			return nil, fmt.Errorf("this fix takes no --set %s (it takes: %s)", name, strings.Join(names, ", "))
 		}
 	}
 	p := &Plan{Check: f.ID}

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
 )
 
 // configMaps reads the ConfigMaps of YAML files (scenario or fixture) into
@@ -217,5 +218,30 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Every fixer belongs to a check of the catalog, and that check's Fix text
+// names the command, so doctor output and the docs lead to it.
+func TestFixersAreNamedByTheirChecks(t *testing.T) {
+	byID := map[string]checks.Check{}
+	for _, c := range checks.All() {
+		byID[c.ID] = c
+	}
+	for _, f := range Fixers() {
+		c, ok := byID[f.ID]
+		if !ok {
+			t.Errorf("fixer %s has no check", f.ID)
+			continue
+		}
+		if !strings.Contains(c.Fix, "kubectl acknet fix "+f.ID) {
+			t.Errorf("check %s: Fix %q does not name kubectl acknet fix %s", f.ID, c.Fix, f.ID)
+		}
+		if len(f.ConfigMaps) == 0 || f.Changes == "" {
+			t.Errorf("fixer %s: no ConfigMaps or Changes", f.ID)
+		}
+	}
+	if len(Fixers()) != 9 {
+		t.Errorf("%d fixers, want the 9 config remedies", len(Fixers()))
 	}
 }

@@ -309,7 +309,7 @@ func masterWorkerDrift(e *Env) Result {
 	return WithFindings(StatusWarn, "kube-proxy-master and kube-proxy-worker differ", []Finding{{
 		Object:      "kube-system/ConfigMap/" + cluster.CMKubeProxyMaster,
 		Message:     strings.Join(diffs, "; "),
-		Remediation: fixOr("kubeproxy.master-worker-drift", "make both ConfigMaps agree, then "+restartKubeProxy(cluster.CMKubeProxyMaster)+" and "+restartKubeProxy(cluster.CMKubeProxyWorker)),
+		Remediation: fixOr("kubeproxy.master-worker-drift --set source=worker|master", "make both ConfigMaps agree, then "+restartKubeProxy(cluster.CMKubeProxyMaster)+" and "+restartKubeProxy(cluster.CMKubeProxyWorker)),
 	}})
 }
 

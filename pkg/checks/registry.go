@@ -85,7 +85,7 @@ func All() []Check {
 			Fix: "Load the modules (kubectl acknet ipvs modules), or roll the config back and restart the node."},
 		{ID: "kubeproxy.master-worker-drift", Title: "kube-proxy master/worker drift", Severity: "warn", Run: masterWorkerDrift,
 			Why: "On dedicated clusters, kube-proxy-master and kube-proxy-worker differ in mode, scheduler, udpTimeout or maxPerCore.",
-			Fix: "`kubectl acknet fix kubeproxy.master-worker-drift --apply --restart` (master follows worker; --set source=master for the other way); by hand: change both, restart both."},
+			Fix: "`kubectl acknet fix kubeproxy.master-worker-drift --set source=worker|master --apply --restart` (source names the ConfigMap that is right); by hand: change both, restart both."},
 		{ID: "coredns.cluster-domain", Title: "Cluster domain overlaps public DNS", Severity: "fail/info", Run: corednsClusterDomain,
 			Why: "Fail when the cluster domain is not cluster.local and lies under an ICANN top-level domain of the public suffix list (example.com, com): CoreDNS answers it locally and never forwards, so real names under it stop resolving. Info for other custom domains: they must not overlap a PrivateZone.",
 			Fix: "The domain can only be set at cluster creation."},

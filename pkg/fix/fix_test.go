@@ -117,7 +117,7 @@ func TestFixesOnScenarios(t *testing.T) {
 		{id: "kubeproxy.conntrack-max-per-core", data: flannel, edits: 1, added: []string{"maxPerCore: 65536"}},
 		{id: "kubeproxy.ipvs-udp-timeout", data: flannel, edits: 1, added: []string{"udpTimeout: 10s"}},
 		{id: "kubeproxy.ipvs-scheduler", data: flannel, set: map[string]string{"scheduler": "wrr"}, edits: 2, added: []string{"scheduler: wrr"}, sched: "wrr"},
-		{id: "kubeproxy.master-worker-drift", data: flannel, edits: 1, added: []string{"maxPerCore: 32768", "scheduler: lc"}, sched: "lc"},
+		{id: "kubeproxy.master-worker-drift", data: flannel, set: map[string]string{"source": "worker"}, edits: 1, added: []string{"maxPerCore: 32768", "scheduler: lc"}, sched: "lc"},
 		{id: "terway.in-cluster-lb", data: terway, edits: 2, added: []string{`"enable_eip_pool": "true"`}},
 		{id: "terway.network-policy", data: terway, edits: 1, added: []string{"true"}},
 	}
@@ -203,6 +203,7 @@ func TestRefusals(t *testing.T) {
 		{"flannel.ipam-datadir", &Input{Data: flannel, Set: map[string]string{"dataDir": "/var/lib/cni/flannel"}}, "not under /var/run"},
 		{"flannel.hairpin", &Input{Data: terway}, "kube-flannel-cfg does not exist"},
 		{"kubeproxy.ipvs-scheduler", &Input{Data: flannel}, "say which scheduler"},
+		{"kubeproxy.master-worker-drift", &Input{Data: flannel}, "say which ConfigMap is right"},
 		{"kubeproxy.ipvs-scheduler", &Input{Data: flannel, Set: map[string]string{"scheduler": "fastest"}}, "no IPVS scheduler"},
 		{"kubeproxy.ipvs-udp-timeout", &Input{Data: flannel, Set: map[string]string{"udpTimeout": "10"}}, "not a positive duration"},
 		{"kubeproxy.conntrack-max-per-core", &Input{Data: broken}, "fix it by hand first"},

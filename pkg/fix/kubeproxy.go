@@ -248,14 +248,14 @@ func ipvsScheduler() *Fixer {
 func masterWorkerDrift() *Fixer {
 	f := &Fixer{
 		ID:         "kubeproxy.master-worker-drift",
-		Changes:    "kube-proxy-master config.conf: copy mode, ipvs.scheduler, ipvs.udpTimeout and conntrack.maxPerCore from kube-proxy-worker (--set source=master for the other way)",
+		Changes:    "copy mode, ipvs.scheduler, ipvs.udpTimeout and conntrack.maxPerCore from the kube-proxy ConfigMap that is right (--set source=worker|master, required) to the other",
 		ConfigMaps: kubeProxyCMs,
-		Params:     []Param{{Name: "source", Default: "worker", Help: "which ConfigMap is right: worker or master"}},
+		Params:     []Param{{Name: "source", Help: "which ConfigMap is right: worker or master"}},
 	}
 	f.plan = func(in *Input, p *Plan) error {
 		source, _ := f.param(in, "source")
 		if source != "worker" && source != "master" {
-			return fmt.Errorf("--set source=%q: say worker or master", source)
+			return fmt.Errorf("say which ConfigMap is right: --set source=worker or --set source=master (the dry run of each shows what it changes)")
 		}
 		confs, err := kubeProxyConfs(in)
 		if err != nil {

@@ -70,6 +70,8 @@ type FixOptions struct {
 	config *rest.Config
 	nodes  *nodeexec.Runner
 	color  bool
+	// backups made by this run, named when a restart fails.
+	backups []string
 }
 
 func newFixCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
@@ -360,6 +362,7 @@ func (o *FixOptions) write(ctx context.Context, cm *corev1.ConfigMap, plan *fix.
 	if err != nil {
 		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("write %s/ConfigMap/%s: %w (backup %s kept)", cm.Namespace, cm.Name, err, backup)}
 	}
+	o.backups = append(o.backups, backup)
 	fmt.Fprintf(o.Out, "wrote %s/ConfigMap/%s; backup %s (undo: kubectl acknet fix --rollback %s)\n", cm.Namespace, cm.Name, backup, backup)
 	return nil
 }
@@ -554,6 +557,9 @@ func (o *FixOptions) restart(ctx context.Context, consumers map[string][]string)
 			MaxUnavailable: o.MaxUnavailable, Timeout: o.RestartTimeout, Out: o.Out,
 		})
 		if err != nil {
+			for _, b := range o.backups {
+				err = fmt.Errorf("%w\nto undo the config change: kubectl acknet fix --rollback %s --restart", err, b)
+			}
 			return &ExitCodeError{Code: ExitError, Err: err}
 		}
 	}

@@ -17,15 +17,25 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// slowProxy sits between the plugin and the API server and holds the
-// response of matching requests, so an interrupt can be sent while a pod
-// create or delete is in flight. It forwards first and delays the answer:
-// the server has acted, the client has not heard.
-type slowProxy struct {
+// proxy sits between the plugin and the API server; before runs ahead of
+// forwarding a request, after ahead of returning its response.
+type proxy struct {
 	kubeconfig string
 }
 
-func newSlowProxy(t *testing.T, delay time.Duration, slow func(*http.Request) bool) *slowProxy {
+// newSlowProxy holds the response of matching requests, so an interrupt can
+// be sent while a pod create or delete is in flight. It forwards first and
+// delays the answer: the server has acted, the client has not heard.
+func newSlowProxy(t *testing.T, delay time.Duration, slow func(*http.Request) bool) *proxy {
+	t.Helper()
+	return newProxy(t, nil, func(resp *http.Response) {
+		if slow(resp.Request) {
+			time.Sleep(delay)
+		}
+	})
+}
+
+func newProxy(t *testing.T, before func(*http.Request), after func(*http.Response)) *proxy {
 	t.Helper()
 	cfg, err := clientcmd.LoadFromFile(kubeconfig)
 	if err != nil {
@@ -39,6 +49,9 @@ func newSlowProxy(t *testing.T, delay time.Duration, slow func(*http.Request) bo
 	}
 	token := cfg.AuthInfos[cfg.Contexts[ctxName].AuthInfo].Token
 	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		if before != nil {
+			before(r.In)
+		}
 		r.SetURL(target)
 		// client-go sends no bearer token to a plain-HTTP server; the proxy
 		// adds the admin's on the TLS side.
@@ -48,8 +61,8 @@ func newSlowProxy(t *testing.T, delay time.Duration, slow func(*http.Request) bo
 	// self-signed by the rig.
 	rp.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // test proxy to the local rig
 	rp.ModifyResponse = func(resp *http.Response) error {
-		if slow(resp.Request) {
-			time.Sleep(delay)
+		if after != nil {
+			after(resp)
 		}
 		return nil
 	}
@@ -67,13 +80,22 @@ func newSlowProxy(t *testing.T, delay time.Duration, slow func(*http.Request) bo
 	if err := clientcmd.WriteToFile(*cfg, p); err != nil {
 		t.Fatal(err)
 	}
-	return &slowProxy{kubeconfig: p}
+	return &proxy{kubeconfig: p}
 }
 
 func isPodCall(method string) func(*http.Request) bool {
 	return func(r *http.Request) bool {
 		return r.Method == method && strings.Contains(r.URL.Path, "/pods") && !strings.Contains(r.URL.Path, "/exec")
 	}
+}
+
+// runWith is acknet with another kubeconfig.
+func runWith(t *testing.T, kc string, args ...string) result {
+	t.Helper()
+	old := kubeconfig
+	kubeconfig = kc
+	defer func() { kubeconfig = old }()
+	return acknet(t, args...)
 }
 
 // runInterruptedWith is runInterrupted with another kubeconfig.

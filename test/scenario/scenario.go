@@ -239,6 +239,10 @@ func Reset(ctx context.Context, cs kubernetes.Interface) error {
 		steps := []func() error{
 			func() error { return cs.CoreV1().Pods(n).DeleteCollection(ctx, del, sel) },
 			func() error { return cs.CoreV1().ConfigMaps(n).DeleteCollection(ctx, del, sel) },
+			// Backups that kubectl acknet fix left.
+			func() error {
+				return cs.CoreV1().ConfigMaps(n).DeleteCollection(ctx, del, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=kubectl-acknet"})
+			},
 			func() error { return cs.AppsV1().DaemonSets(n).DeleteCollection(ctx, del, sel) },
 			func() error { return cs.CoreV1().Events(n).DeleteCollection(ctx, del, sel) },
 			func() error { return deleteServices(ctx, cs, n) },

@@ -31,6 +31,14 @@ func TestFlagErrorsExitOne(t *testing.T) {
 		{[]string{"doctor", "--checks", "dns.nodelocal", "--skip", "dns.*", "--server", "https://127.0.0.1:1"}, "leave no check"},
 		{[]string{"doctor", "--vswitch-cidrs", "10.0.0.0/33", "--server", "https://127.0.0.1:1"}, "not a CIDR"},
 		{[]string{"doctor", "--bogus"}, "unknown flag"},
+		{[]string{"fix"}, "say what to do"},
+		{[]string{"fix", "flannel.hairpin", "--list"}, "say what to do"},
+		{[]string{"fix", "dns.nodelocal"}, `"dns.nodelocal" has no config fix; fixable: flannel.cni-version`},
+		{[]string{"fix", "flannel.hairpin", "--restart"}, "--restart needs --apply"},
+		{[]string{"fix", "flannel.hairpin", "--apply", "--max-unavailable", "2"}, "go with --restart"},
+		{[]string{"fix", "flannel.hairpin", "--set", "novalue"}, "want KEY=VALUE"},
+		{[]string{"fix", "flannel.cni-version", "--set", "cniVersion=1", "--set", "cniVersion=2"}, "given twice"},
+		{[]string{"fix", "--rollback", "x", "--set", "a=b"}, "--set goes with a CHECK-ID"},
 	}
 	for _, tt := range tests {
 		_, _, err := runCmd(t, tt.args...)
@@ -51,6 +59,18 @@ func TestListChecksNeedsNoCluster(t *testing.T) {
 	for _, id := range []string{"cluster.network-plugin", "terway.in-cluster-lb", "dns.nodelocal"} {
 		if !strings.Contains(out, id) {
 			t.Errorf("list lacks %s", id)
+		}
+	}
+}
+
+func TestFixListNeedsNoCluster(t *testing.T) {
+	out, _, err := runCmd(t, "fix", "--list", "--server", "https://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kubeproxy.ipvs-scheduler\n  changes:", "--set scheduler=... (required)", "--set udpTimeout=... (10s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -37,7 +37,7 @@ type Options struct {
 	// Timeout is how long one replacement pod may take to become Ready (pod
 	// by pod), or how long a rollout may go without progress.
 	Timeout time.Duration
-	// Interval is the polling period (default 1s).
+	// Interval is the polling period (default 500ms).
 	Interval time.Duration
 	Out      io.Writer
 }
@@ -45,7 +45,7 @@ type Options struct {
 // Restart restarts DaemonSet ns/name.
 func Restart(ctx context.Context, cs kubernetes.Interface, ns, name string, o Options) error {
 	if o.Interval <= 0 {
-		o.Interval = time.Second
+		o.Interval = 500 * time.Millisecond
 	}
 	if o.Out == nil {
 		o.Out = io.Discard

@@ -187,7 +187,9 @@ func TestFixEveryConfigCheck(t *testing.T) {
 		if _, err := cs.NetworkingV1().NetworkPolicies("default").Create(context.Background(), np, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		defer func() { _ = cs.NetworkingV1().NetworkPolicies("default").Delete(context.Background(), "deny-all", metav1.DeleteOptions{}) }()
+		defer func() {
+			_ = cs.NetworkingV1().NetworkPolicies("default").Delete(context.Background(), "deny-all", metav1.DeleteOptions{})
+		}()
 		r := acknet(t, "fix", "terway.network-policy", "--apply", "--yes")
 		if r.code != 1 || !strings.Contains(r.stderr, "NetworkPolicy objects exist (e.g. default/deny-all)") {
 			t.Errorf("exit %d\n%s", r.code, r.stderr)

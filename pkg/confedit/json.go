@@ -220,8 +220,8 @@ func (p *jsonParser) value() (*JSONValue, error) {
 		return nil, fmt.Errorf("unexpected end of JSON")
 	}
 	v := &JSONValue{start: p.i}
-	switch c := p.s[p.i]; {
-	case c == '{':
+	switch c := p.s[p.i]; c {
+	case '{':
 		v.Kind = '{'
 		p.i++
 		p.ws()
@@ -248,7 +248,7 @@ func (p *jsonParser) value() (*JSONValue, error) {
 			}
 		}
 		p.i++
-	case c == '[':
+	case '[':
 		v.Kind = '['
 		p.i++
 		p.ws()
@@ -265,15 +265,15 @@ func (p *jsonParser) value() (*JSONValue, error) {
 			}
 		}
 		p.i++
-	case c == '"':
+	case '"':
 		v.Kind = '"'
 		if err := p.str(); err != nil {
 			return nil, err
 		}
-	case c == 't' || c == 'f':
+	case 't', 'f':
 		v.Kind = c
 		p.i += map[byte]int{'t': 4, 'f': 5}[c]
-	case c == 'n':
+	case 'n':
 		v.Kind = 'l'
 		p.i += 4
 	default:

@@ -2,6 +2,7 @@ package confedit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -75,7 +76,7 @@ func DeleteYAML(text string, path []string) (string, error) {
 		return "", fmt.Errorf("%s is not a one-line scalar (line %d); edit it by hand", strings.Join(path, "."), key.Line)
 	}
 	i := key.Line - 1
-	out := append(lines[:i:i], lines[i+1:]...)
+	out := slices.Delete(slices.Clone(lines), i, i+1)
 	// Removing a last line that has no newline leaves none at the end either.
 	if i > 0 && i == len(lines)-1 && !strings.HasSuffix(lines[i], "\n") {
 		out[i-1] = strings.TrimSuffix(out[i-1], "\n")

@@ -50,7 +50,12 @@ func fixture(t *testing.T, rel string) string {
 	t.Helper()
 	dir := os.Getenv("ACKNET_FIXTURES")
 	if dir == "" {
-		t.Fatal("ACKNET_FIXTURES is not set: point it at the shared fixtures directory (make test does)")
+		// As in the checks' conformance suite: required in CI, optional for
+		// a quick local run.
+		if os.Getenv("CI") != "" {
+			t.Fatal("ACKNET_FIXTURES must be set in CI")
+		}
+		t.Skip("ACKNET_FIXTURES is not set; the fixture cases need it")
 	}
 	return filepath.Join(dir, rel)
 }

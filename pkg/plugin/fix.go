@@ -334,7 +334,7 @@ func (o *FixOptions) setFlags() string {
 // write backs up cm and then writes the plan's edits of it with the
 // resourceVersion that was read.
 func (o *FixOptions) write(ctx context.Context, cm *corev1.ConfigMap, plan *fix.Plan) error {
-	backup, err := o.backup(ctx, cm, plan.Check)
+	backup, err := o.backup(ctx, cm, "fix "+plan.Check)
 	if err != nil {
 		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("back up %s/ConfigMap/%s: %w; nothing written", cm.Namespace, cm.Name, err)}
 	}

@@ -530,13 +530,14 @@ func equalBinary(a, b map[string][]byte) bool {
 	return true
 }
 
-// confirm asks on a terminal; without one it needs --yes.
+// confirm asks on a terminal; when stdin or stdout is not one (a script,
+// a pipe, CI) it needs --yes, so nothing is written unattended by accident.
 func (o *FixOptions) confirm(prompt string) error {
 	if o.Yes {
 		return nil
 	}
-	if !printers.IsTerminal(o.In) {
-		return usageErr("nothing written: stdin is not a terminal, so pass --yes to confirm")
+	if !printers.IsTerminal(o.In) || !printers.IsTerminal(o.Out) {
+		return usageErr("nothing written: not run on a terminal, so pass --yes to confirm")
 	}
 	if !askYes(o.IOStreams, prompt+" [y/N] ") {
 		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("not confirmed; nothing written")}

@@ -35,8 +35,28 @@ func kubeSystemData(t *testing.T) map[string]map[string]string {
 	return out
 }
 
-// lineChanges returns the lines only in before and only in after.
-func lineChanges(before, after string) (removed, added []string) {
+// lineChanges returns the lines only in before and only in after. It fails
+// the test when the lines both share are not the same sequence, byte for
+// byte: an edit must not move or reformat anything else.
+func lineChanges(t *testing.T, before, after string) (removed, added []string) {
+	t.Helper()
+	keep := func(text, other string) []string {
+		count := map[string]int{}
+		for _, l := range strings.Split(other, "\n") {
+			count[l]++
+		}
+		var out []string
+		for _, l := range strings.Split(text, "\n") {
+			if count[l] > 0 {
+				count[l]--
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	if a, b := keep(before, after), keep(after, before); !reflect.DeepEqual(a, b) {
+		t.Errorf("the untouched lines changed order or bytes:\n%q\n%q", a, b)
+	}
 	count := map[string]int{}
 	for _, l := range strings.Split(before, "\n") {
 		count[l]++
@@ -108,7 +128,7 @@ func checkFix(t *testing.T, tc fixCase) string {
 			}
 		}
 	}
-	removed, added := lineChanges(orig[tc.cm][tc.key], fixed[tc.cm][tc.key])
+	removed, added := lineChanges(t, orig[tc.cm][tc.key], fixed[tc.cm][tc.key])
 	if strings.Join(removed, "|") != strings.Join(tc.removed, "|") || strings.Join(added, "|") != strings.Join(tc.added, "|") {
 		t.Errorf("%s/%s: removed %q added %q, want %q and %q\n%s", tc.cm, tc.key, removed, added, tc.removed, tc.added, fixed[tc.cm][tc.key])
 	}
@@ -210,7 +230,7 @@ func TestFixEveryConfigCheck(t *testing.T) {
 		load(t, "flannel-broken")
 		orig := kubeSystemData(t)
 		r := acknet(t, "fix", "flannel.cni-version", "--apply")
-		if r.code != 1 || !strings.Contains(r.stderr, "pass --yes") || !reflect.DeepEqual(kubeSystemData(t), orig) {
+		if r.code != 1 || !strings.Contains(r.stderr, "not run on a terminal, so pass --yes") || !reflect.DeepEqual(kubeSystemData(t), orig) {
 			t.Errorf("exit %d\n%s", r.code, r.stderr)
 		}
 	})
@@ -295,7 +315,7 @@ func TestFixSchedulerChecksModules(t *testing.T) {
 	if ok.code != 0 || !strings.Contains(ok.stderr, "ip_vs_rr is loaded or loadable on all 2 nodes") || !strings.Contains(ok.stdout, "unchanged: kube-proxy-master ipvs.scheduler: rr") {
 		t.Fatalf("exit %d\n%s%s", ok.code, ok.stdout, ok.stderr)
 	}
-	removed, added := lineChanges(orig["kube-proxy-worker"]["config.conf"], kubeSystemData(t)["kube-proxy-worker"]["config.conf"])
+	removed, added := lineChanges(t, orig["kube-proxy-worker"]["config.conf"], kubeSystemData(t)["kube-proxy-worker"]["config.conf"])
 	if strings.Join(removed, "|") != "scheduler: lc" || strings.Join(added, "|") != "scheduler: rr" {
 		t.Errorf("removed %q added %q", removed, added)
 	}
@@ -315,7 +335,7 @@ func TestFixSchedulerChecksModules(t *testing.T) {
 	if d.code != 0 {
 		t.Fatalf("drift: exit %d\n%s%s", d.code, d.stdout, d.stderr)
 	}
-	removed, added = lineChanges(orig["kube-proxy-worker"]["config.conf"], kubeSystemData(t)["kube-proxy-worker"]["config.conf"])
+	removed, added = lineChanges(t, orig["kube-proxy-worker"]["config.conf"], kubeSystemData(t)["kube-proxy-worker"]["config.conf"])
 	if strings.Join(removed, "|") != "maxPerCore: 32768|scheduler: lc" || strings.Join(added, "|") != "maxPerCore: 65536|scheduler: rr|udpTimeout: 10s" {
 		t.Errorf("drift: removed %q added %q", removed, added)
 	}
@@ -325,7 +345,25 @@ func TestFixSchedulerChecksModules(t *testing.T) {
 			t.Errorf("after the drift fix %s is %s: %s", id, s, after.summary(id))
 		}
 	}
-	if master := kubeSystemData(t)["kube-proxy-master"]; !reflect.DeepEqual(master, orig["kube-proxy-master"]) {
-		t.Errorf("the source ConfigMap changed")
+	now := kubeSystemData(t)
+	for cm, data := range orig {
+		for k, v := range data {
+			if (cm != "kube-proxy-worker" || k != "config.conf") && now[cm][k] != v {
+				t.Errorf("%s/%s changed", cm, k)
+			}
+		}
+	}
+	// Undo both fixes, newest first: the worker is back byte for byte.
+	for _, out := range []string{d.stdout, ok.stdout} {
+		m := backupRe.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no backup named:\n%s", out)
+		}
+		if rb := acknet(t, "fix", "--rollback", m[1], "--yes"); rb.code != 0 {
+			t.Fatalf("rollback %s: exit %d %s", m[1], rb.code, rb.stderr)
+		}
+	}
+	if got := kubeSystemData(t); !reflect.DeepEqual(got, orig) {
+		t.Errorf("after both rollbacks:\n%q\nwant\n%q", got["kube-proxy-worker"], orig["kube-proxy-worker"])
 	}
 }

@@ -20,7 +20,8 @@ GORELEASER_VERSION := v2.15.1
 GORELEASER       := $(TOOLS)/goreleaser
 KREW_VERSION     := v0.4.3
 FUZZTIME         ?= 5s
-FUZZ_TARGETS     := FuzzParseENIConfig FuzzParseFlannelCNI FuzzParseKubeProxyConfig FuzzCorefileClusterDomains FuzzImageVersion
+FUZZ_TARGETS     := ackconf:FuzzParseENIConfig ackconf:FuzzParseFlannelCNI ackconf:FuzzParseKubeProxyConfig \
+                    ackconf:FuzzCorefileClusterDomains ackconf:FuzzImageVersion confedit:FuzzJSONSet confedit:FuzzSetYAML
 DEMO_SCENARIO    ?= flannel-broken
 
 .PHONY: bench docs verify-docs dist krew-e2e all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
@@ -35,10 +36,10 @@ test: test-unit test-fuzz test-e2e ## Everything CI runs as tests
 test-unit: ## Unit tests and, with ACKNET_FIXTURES set, the fixture conformance suite
 	go test -count=1 ./...
 
-test-fuzz: ## Each parser's fuzz target, briefly
+test-fuzz: ## Each parser's and editor's fuzz target, briefly
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $$t ($(FUZZTIME))"; \
-		go test ./pkg/ackconf -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
+		go test ./pkg/$${t%%:*} -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
 test-e2e: rig ## End-to-end tests of the built binary against the local cluster

@@ -38,7 +38,7 @@ func SetYAML(text string, path []string, value string) (string, error) {
 					add = append(add, pad+s+":")
 				}
 			}
-			at := insertAfterLine(parent, parentKey)
+			at := insertAfterLine(parent, parentKey, lines)
 			return joinLines(insertLines(lines, at, add)), nil
 		}
 		if last {
@@ -136,30 +136,37 @@ func childIndent(parent, parentKey *yaml.Node, unit int) int {
 
 // insertAfterLine is the 0-based index of the line after which new keys of
 // parent go: after its last entry, or after its key when it has none.
-func insertAfterLine(parent, parentKey *yaml.Node) int {
+func insertAfterLine(parent, parentKey *yaml.Node, lines []string) int {
 	if len(parent.Content) == 0 {
 		if parentKey == nil {
 			return 0
 		}
 		return parentKey.Line
 	}
-	return lastLine(parent)
+	return entryEnd(parent.Content[len(parent.Content)-2], lines)
 }
 
-// lastLine is the 1-based line where node ends.
-func lastLine(n *yaml.Node) int {
-	switch n.Kind {
-	case yaml.MappingNode, yaml.SequenceNode:
-		if len(n.Content) == 0 || n.Style&yaml.FlowStyle != 0 {
-			return n.Line
+// entryEnd is the 1-based last line of the mapping entry whose key is key:
+// the key's line and every following line indented deeper (nested
+// mappings, block and multi-line scalars), or a sequence at the key's own
+// indentation. Blank and comment lines extend it only when more of it
+// follows. Node positions alone cannot tell where a multi-line scalar ends.
+func entryEnd(key *yaml.Node, lines []string) int {
+	end := key.Line
+	for i := key.Line; i < len(lines); i++ {
+		line := strings.TrimRight(lines[i], "\r\n")
+		body := strings.TrimLeft(line, " ")
+		if body == "" || strings.HasPrefix(body, "#") {
+			continue
 		}
-		return lastLine(n.Content[len(n.Content)-1])
-	case yaml.ScalarNode:
-		if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-			return n.Line + strings.Count(strings.TrimRight(n.Value, "\n"), "\n") + 1
+		indent := len(line) - len(body)
+		if indent > key.Column-1 || indent == key.Column-1 && (body == "-" || strings.HasPrefix(body, "- ")) {
+			end = i + 1
+			continue
 		}
+		break
 	}
-	return n.Line
+	return end
 }
 
 func insertLines(lines []string, after int, add []string) []string {

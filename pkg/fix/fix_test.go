@@ -251,3 +251,23 @@ func TestFixersAreNamedByTheirChecks(t *testing.T) {
 		t.Errorf("%d fixers, want the 9 config remedies", len(Fixers()))
 	}
 }
+
+// Values that exist but are wrong are replaced in place.
+func TestFixReplacesExistingValues(t *testing.T) {
+	fixtureCfg := configMaps(t, fixture(t, "flannel/kube-flannel-cfg.ack-doc-v0.15.1.x.yaml"))
+	off := strings.Replace(fixtureCfg["kube-flannel-cfg"]["cni-conf.json"], `"hairpinMode": true`, `"hairpinMode": false`, 1)
+	in := &Input{Data: map[string]map[string]string{"kube-flannel-cfg": {"cni-conf.json": off}}}
+	p, _ := plan(t, "flannel.hairpin", in)
+	if len(p.Edits) != 1 || p.Edits[0].After != fixtureCfg["kube-flannel-cfg"]["cni-conf.json"] {
+		t.Errorf("hairpinMode false was not turned into the fixture's true: %+v", p.Edits)
+	}
+	in = &Input{Data: fixtureCfg, Set: map[string]string{"cniVersion": "1.0.0"}}
+	p, _ = plan(t, "flannel.cni-version", in)
+	if len(p.Edits) != 1 || !strings.Contains(p.Edits[0].After, `"cniVersion":"1.0.0"`) {
+		t.Errorf("explicit cniVersion: %+v", p.Edits)
+	}
+	// Without --set an existing cniVersion is left alone.
+	if p, _ := plan(t, "flannel.cni-version", &Input{Data: fixtureCfg}); len(p.Edits) != 0 {
+		t.Errorf("changed an existing cniVersion: %+v", p.Edits)
+	}
+}

@@ -36,6 +36,8 @@ const (
 	AnnotationBackupRV    = "acknet.kubectl.io/resource-version"
 	AnnotationBackupTaken = "acknet.kubectl.io/taken-at"
 	fixNamespace          = "kube-system"
+
+	defaultRestartTimeout = 5 * time.Minute
 )
 
 // knownConsumers are the DaemonSets that read each ConfigMap on ACK, used
@@ -72,6 +74,9 @@ type FixOptions struct {
 	color  bool
 	// backups made by this run, named when a restart fails.
 	backups []string
+	// restartTuned: --max-unavailable or --restart-timeout was given.
+	restartTuned      bool
+	maxUnavailableSet bool
 }
 
 func newFixCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
@@ -125,6 +130,8 @@ upgrade.`,
 			return fix.IDs(), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.maxUnavailableSet = cmd.Flags().Changed("max-unavailable")
+			o.restartTuned = o.maxUnavailableSet || cmd.Flags().Changed("restart-timeout")
 			if err := o.Complete(args); err != nil {
 				return err
 			}
@@ -142,7 +149,7 @@ upgrade.`,
 	f.BoolVar(&o.Yes, "yes", false, "Do not ask for confirmation")
 	f.BoolVar(&o.Restart, "restart", false, "Restart the DaemonSets that read the changed ConfigMaps")
 	f.IntVar(&o.MaxUnavailable, "max-unavailable", 0, "With --restart: restart pod by pod, at most this many at once (default: the DaemonSet's own strategy)")
-	f.DurationVar(&o.RestartTimeout, "restart-timeout", 5*time.Minute, "With --restart: how long one pod may take to be Ready again")
+	f.DurationVar(&o.RestartTimeout, "restart-timeout", defaultRestartTimeout, "With --restart: how long one pod may take to be Ready again (or a rollout may go without progress)")
 	o.addRunnerFlags(f)
 	return cmd
 }
@@ -191,10 +198,10 @@ func (o *FixOptions) Validate() error {
 	if o.Restart && o.Check != "" && !o.Apply {
 		return usageErr("--restart needs --apply (a dry run restarts nothing)")
 	}
-	if o.MaxUnavailable < 0 {
+	if o.MaxUnavailable < 0 || o.maxUnavailableSet && o.MaxUnavailable == 0 {
 		return usageErr("--max-unavailable must be 1 or more")
 	}
-	if (o.MaxUnavailable > 0 || o.RestartTimeout != 5*time.Minute) && !o.Restart {
+	if o.restartTuned && !o.Restart {
 		return usageErr("--max-unavailable and --restart-timeout go with --restart")
 	}
 	if o.RestartTimeout < time.Second {

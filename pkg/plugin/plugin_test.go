@@ -36,6 +36,8 @@ func TestFlagErrorsExitOne(t *testing.T) {
 		{[]string{"fix", "dns.nodelocal"}, `"dns.nodelocal" has no config fix; fixable: flannel.cni-version`},
 		{[]string{"fix", "flannel.hairpin", "--restart"}, "--restart needs --apply"},
 		{[]string{"fix", "flannel.hairpin", "--apply", "--max-unavailable", "2"}, "go with --restart"},
+		{[]string{"fix", "flannel.hairpin", "--apply", "--restart-timeout", "5m"}, "go with --restart"},
+		{[]string{"fix", "flannel.hairpin", "--apply", "--restart", "--max-unavailable", "0"}, "must be 1 or more"},
 		{[]string{"fix", "flannel.hairpin", "--set", "novalue"}, "want KEY=VALUE"},
 		{[]string{"fix", "flannel.cni-version", "--set", "cniVersion=1", "--set", "cniVersion=2"}, "given twice"},
 		{[]string{"fix", "--rollback", "x", "--set", "a=b"}, "--set goes with a CHECK-ID"},

@@ -12,6 +12,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -142,33 +143,74 @@ func podByPod(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet
 	total := len(pods)
 	fmt.Fprintf(o.Out, "restarting DaemonSet %s pod by pod: %d pods, at most %d down at once, %s per pod\n", id, total, o.MaxUnavailable, o.Timeout)
 	start := time.Now()
-	done := 0
-	for len(pods) > 0 {
-		n := min(o.MaxUnavailable, len(pods))
-		batch := pods[:n]
-		pods = pods[n:]
-		deleted := time.Now()
-		for _, p := range batch {
-			uid := p.UID
-			err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return stopped(id, done, total, pods, batch, fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err))
-			}
+	// A sliding window: each of MaxUnavailable workers deletes one pod and
+	// waits for its replacement before it takes the next, so at most that
+	// many nodes are without the agent, and a slow node does not hold up
+	// the others. The first failure stops every worker from taking more.
+	var (
+		mu       sync.Mutex
+		next     int
+		done     int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	take := func() (corev1.Pod, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr != nil || ctx.Err() != nil || next >= len(pods) {
+			return corev1.Pod{}, false
 		}
-		for _, p := range batch {
-			repl, err := waitReplacement(ctx, cs, ds, &p, deleted, o)
-			if err != nil {
-				return stopped(id, done, total, pods, batch, err)
+		next++
+		return pods[next-1], true
+	}
+	for w := 0; w < min(o.MaxUnavailable, total); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				p, ok := take()
+				if !ok {
+					return
+				}
+				began := time.Now()
+				repl, err := replace(ctx, cs, ds, &p, o)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					done++
+					fmt.Fprintf(o.Out, "  [%d/%d] %s: %s -> %s Ready after %s\n", done, total, p.Spec.NodeName, p.Name, repl.Name, time.Since(began).Round(100*time.Millisecond))
+				}
+				mu.Unlock()
 			}
-			done++
-			fmt.Fprintf(o.Out, "  [%d/%d] %s: %s -> %s Ready after %s\n", done, total, p.Spec.NodeName, p.Name, repl.Name, time.Since(deleted).Round(100*time.Millisecond))
-		}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return stopped(id, done, total, pods[next:], firstErr)
 	}
 	fmt.Fprintf(o.Out, "DaemonSet %s restarted: %d pods in %s\n", id, total, time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
-func stopped(id string, done, total int, rest, batch []corev1.Pod, cause error) error {
+// replace deletes pod p (only that incarnation) and waits for its
+// replacement to be Ready.
+func replace(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet, p *corev1.Pod, o Options) (*corev1.Pod, error) {
+	deleted := time.Now()
+	uid := p.UID
+	err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	return waitReplacement(ctx, cs, ds, p, deleted, o)
+}
+
+func stopped(id string, done, total int, rest []corev1.Pod, cause error) error {
 	var nodes []string
 	for _, p := range rest {
 		nodes = append(nodes, p.Spec.NodeName)

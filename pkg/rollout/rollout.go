@@ -19,9 +19,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 )
 
 // RestartedAtAnnotation is the pod template annotation `kubectl rollout
@@ -38,7 +41,8 @@ type Options struct {
 	// Timeout is how long one replacement pod may take to become Ready (pod
 	// by pod), or how long a rollout may go without progress.
 	Timeout time.Duration
-	// Interval is the polling period (default 500ms).
+	// Interval is how often a rollout's DaemonSet status is read (default
+	// 500ms); pod by pod, replacements are seen through a watch.
 	Interval time.Duration
 	Out      io.Writer
 }
@@ -110,7 +114,7 @@ func rolloutRestart(ctx context.Context, cs kubernetes.Interface, ds *appsv1.Dae
 
 // notReady describes the DaemonSet's pods that are not Ready.
 func notReady(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet) string {
-	pods, err := ownedPods(ctx, cs, ds, "")
+	pods, err := ownedPods(ctx, cs, ds)
 	if err != nil {
 		return "(cannot list pods: " + err.Error() + ")"
 	}
@@ -128,10 +132,15 @@ func notReady(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet
 
 func podByPod(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet, o Options) error {
 	id := ds.Namespace + "/" + ds.Name
-	pods, err := ownedPods(ctx, cs, ds, "")
+	// One list and one watch of the DaemonSet's pods, shared by every
+	// worker: waiting for replacements costs no request per node, however
+	// many nodes and workers there are.
+	cache, stop, err := watchPods(ctx, cs, ds)
 	if err != nil {
 		return err
 	}
+	defer stop()
+	pods := cache.pods("")
 	// Pods that are down already go first: restarting them costs nothing.
 	sort.SliceStable(pods, func(i, j int) bool {
 		ri, rj := isReady(&pods[i]), isReady(&pods[j])
@@ -173,7 +182,7 @@ func podByPod(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet
 					return
 				}
 				began := time.Now()
-				repl, err := replace(ctx, cs, ds, &p, o)
+				repl, err := replace(ctx, cs, cache, &p, o)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil {
@@ -200,14 +209,14 @@ func podByPod(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet
 
 // replace deletes pod p (only that incarnation) and waits for its
 // replacement to be Ready.
-func replace(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet, p *corev1.Pod, o Options) (*corev1.Pod, error) {
+func replace(ctx context.Context, cs kubernetes.Interface, cache *podCache, p *corev1.Pod, o Options) (*corev1.Pod, error) {
 	deleted := time.Now()
 	uid := p.UID
 	err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
-	return waitReplacement(ctx, cs, ds, p, deleted, o)
+	return waitReplacement(ctx, cache, p, deleted, o)
 }
 
 func stopped(id string, done, total int, rest []corev1.Pod, cause error) error {
@@ -224,14 +233,11 @@ func stopped(id string, done, total int, rest []corev1.Pod, cause error) error {
 
 // waitReplacement waits until the DaemonSet runs a Ready pod on old's node
 // that is not old.
-func waitReplacement(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet, old *corev1.Pod, since time.Time, o Options) (*corev1.Pod, error) {
+func waitReplacement(ctx context.Context, cache *podCache, old *corev1.Pod, since time.Time, o Options) (*corev1.Pod, error) {
 	node := old.Spec.NodeName
 	var last *corev1.Pod
 	for {
-		pods, err := ownedPods(ctx, cs, ds, node)
-		if err != nil {
-			return nil, err
-		}
+		pods := cache.pods(node)
 		last = nil
 		for i := range pods {
 			p := &pods[i]
@@ -249,22 +255,62 @@ func waitReplacement(ctx context.Context, cs kubernetes.Interface, ds *appsv1.Da
 			}
 			return nil, fmt.Errorf("node %s: the replacement %s is not Ready after %s", node, describe(last), o.Timeout)
 		}
-		if err := sleep(ctx, o.Interval); err != nil {
+		// The cache is in memory: looking often costs no request.
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
 			return nil, fmt.Errorf("node %s: waiting for the replacement of %s: %w", node, old.Name, err)
 		}
 	}
 }
 
-// ownedPods lists the DaemonSet's pods, on one node when node is set.
-func ownedPods(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet, node string) ([]corev1.Pod, error) {
+// podCache is the informer-fed view of one DaemonSet's pods.
+type podCache struct {
+	ds     *appsv1.DaemonSet
+	lister corelisters.PodLister
+}
+
+// watchPods starts an informer on the DaemonSet's pods (its label selector,
+// its namespace) and waits until it has the first list.
+func watchPods(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet) (*podCache, func(), error) {
+	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
+	if err != nil || sel.Empty() {
+		return nil, nil, fmt.Errorf("DaemonSet %s/%s has no usable selector", ds.Namespace, ds.Name)
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ds.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }))
+	podInformer := factory.Core().V1().Pods()
+	informer := podInformer.Informer()
+	stopCh := make(chan struct{})
+	factory.Start(stopCh)
+	stop := func() {
+		close(stopCh)
+		factory.Shutdown()
+	}
+	if !toolscache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+		stop()
+		return nil, nil, fmt.Errorf("list pods of DaemonSet %s/%s: %w", ds.Namespace, ds.Name, context.Cause(ctx))
+	}
+	return &podCache{ds: ds, lister: podInformer.Lister()}, stop, nil
+}
+
+// pods returns copies of the DaemonSet's pods, on one node when node is set.
+func (c *podCache) pods(node string) []corev1.Pod {
+	all, _ := c.lister.Pods(c.ds.Namespace).List(labels.Everything())
+	var out []corev1.Pod
+	for _, p := range all {
+		if owned(p, c.ds) && (node == "" || p.Spec.NodeName == node) {
+			out = append(out, *p.DeepCopy())
+		}
+	}
+	return out
+}
+
+// ownedPods lists the DaemonSet's pods.
+func ownedPods(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSet) ([]corev1.Pod, error) {
 	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
 	if err != nil || sel.Empty() {
 		return nil, fmt.Errorf("DaemonSet %s/%s has no usable selector", ds.Namespace, ds.Name)
 	}
-	opts := metav1.ListOptions{LabelSelector: sel.String()}
-	if node != "" {
-		opts.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", node).String()
-	}
+	opts := metav1.ListOptions{LabelSelector: sel.String(), Limit: 500}
 	var out []corev1.Pod
 	for {
 		l, err := cs.CoreV1().Pods(ds.Namespace).List(ctx, opts)

@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/rollout"
 )
 
 // configMaps reads the ConfigMaps of YAML files (scenario or fixture) into
@@ -269,5 +271,33 @@ func TestFixReplacesExistingValues(t *testing.T) {
 	// Without --set an existing cniVersion is left alone.
 	if p, _ := plan(t, "flannel.cni-version", &Input{Data: fixtureCfg}); len(p.Edits) != 0 {
 		t.Errorf("changed an existing cniVersion: %+v", p.Edits)
+	}
+}
+
+// The DaemonSets of the public manifests mount the ConfigMaps the fixes
+// edit, which is how fix --restart finds what to restart.
+func TestConsumersOfFixtureDaemonSets(t *testing.T) {
+	tests := []struct{ file, cm, want string }{
+		{"flannel/ack-flannel.ooc.v0.15.1.5.yaml", "kube-flannel-cfg", "kube-flannel-ds"},
+		{"terway/daemonset-terway-eniip.helm.yaml", "eni-config", "terway-eniip"},
+		{"terway/ack-style-terway-eniip.ooc.v1.2.1.yaml", "eni-config", "terway-eniip"},
+		{"kube-proxy/kube-proxy-worker.ooc.v1.20.4-aliyun.1.yaml", "kube-proxy-worker", "kube-proxy-worker"},
+		{"kube-proxy/kube-proxy-master.ooc.v1.20.4-aliyun.1.yaml", "kube-proxy-master", "kube-proxy-master"},
+	}
+	for _, tt := range tests {
+		raw, err := os.ReadFile(fixture(t, tt.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dss []appsv1.DaemonSet
+		for _, doc := range bytes.Split(raw, []byte("\n---")) {
+			var ds appsv1.DaemonSet
+			if yaml.Unmarshal(doc, &ds) == nil && ds.Kind == "DaemonSet" {
+				dss = append(dss, ds)
+			}
+		}
+		if got := strings.Join(rollout.Consumers(dss, tt.cm), ","); got != tt.want {
+			t.Errorf("%s: consumers of %s = %q, want %q", tt.file, tt.cm, got, tt.want)
+		}
 	}
 }

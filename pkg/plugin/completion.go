@@ -57,11 +57,35 @@ func completeNodes(g *GlobalOptions) func(*cobra.Command, []string, string) ([]s
 	}
 }
 
+// completeBackups completes --rollback with the backups fix has kept.
+func completeBackups(g *GlobalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		cs, _, err := g.Clientset()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		l, err := cs.CoreV1().ConfigMaps(fixNamespace).List(ctx, metav1.ListOptions{LabelSelector: LabelBackupOf, Limit: 1000})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var out []string
+		for _, cm := range l.Items {
+			if strings.HasPrefix(cm.Name, toComplete) {
+				out = append(out, cm.Name+"\t"+cm.Labels[LabelBackupOf]+", saved "+cm.Annotations[AnnotationBackupTaken])
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
 // registerCompletions wires flag completion into every command that has the
 // flags.
 func registerCompletions(c *cobra.Command, g *GlobalOptions) {
 	for name, fn := range map[string]func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective){
 		"checks": completeCheckIDs, "skip": completeCheckIDs, "node": completeNodes(g), "probe-node": completeNodes(g),
+		"rollback": completeBackups(g),
 	} {
 		if c.Flags().Lookup(name) != nil {
 			_ = c.RegisterFlagCompletionFunc(name, fn)

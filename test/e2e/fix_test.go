@@ -141,6 +141,9 @@ func checkFix(t *testing.T, tc fixCase) string {
 	if m == nil {
 		t.Fatalf("apply names no backup:\n%s", apply.stdout)
 	}
+	if c := acknet(t, "__complete", "fix", "--rollback", "acknet-"); !strings.Contains(c.stdout, m[1]+"\t"+tc.cm) {
+		t.Errorf("--rollback does not complete %s:\n%s", m[1], c.stdout)
+	}
 	rb := acknet(t, "fix", "--rollback", m[1], "--yes")
 	if rb.code != 0 {
 		t.Fatalf("rollback: exit %d\n%s%s", rb.code, rb.stdout, rb.stderr)

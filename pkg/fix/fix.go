@@ -44,6 +44,17 @@ type Input struct {
 	// Example names one of them.
 	NetworkPolicies int
 	Example         string
+	// KubeMajor and KubeMinor are the server version; 0 when unknown.
+	KubeMajor, KubeMinor int
+}
+
+// kubeBefore reports whether the server is known to be older than
+// major.minor.
+func (in *Input) kubeBefore(major, minor int) bool {
+	if in.KubeMajor == 0 {
+		return false
+	}
+	return in.KubeMajor < major || in.KubeMajor == major && in.KubeMinor < minor
 }
 
 // Edit is one ConfigMap key that changes.

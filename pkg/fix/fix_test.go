@@ -213,6 +213,7 @@ func TestRefusals(t *testing.T) {
 		{"kubeproxy.master-worker-drift", &Input{Data: flannel}, "say which ConfigMap is right"},
 		{"kubeproxy.ipvs-scheduler", &Input{Data: flannel, Set: map[string]string{"scheduler": "fastest"}}, "no IPVS scheduler"},
 		{"kubeproxy.ipvs-udp-timeout", &Input{Data: flannel, Set: map[string]string{"udpTimeout": "10"}}, "not a positive duration"},
+		{"kubeproxy.ipvs-udp-timeout", &Input{Data: flannel, KubeMajor: 1, KubeMinor: 16}, "kubectl acknet ipvs timeout --set 900,120,10"},
 		{"kubeproxy.conntrack-max-per-core", &Input{Data: broken}, "fix it by hand first"},
 		{"terway.in-cluster-lb", &Input{Data: broken}, "fix it by hand first"},
 		{"terway.network-policy", &Input{Data: terway, NetworkPolicies: 2, Example: "shop/deny-all"}, "shop/deny-all"},

@@ -159,6 +159,10 @@ func ipvsUDPTimeout() *Fixer {
 		Params:     []Param{{Name: "udpTimeout", Default: checks.MaxUDPTimeout.String(), Help: "IPVS UDP session timeout"}},
 	}
 	f.plan = func(in *Input, p *Plan) error {
+		if in.kubeBefore(1, 18) {
+			return fmt.Errorf("kube-proxy before Kubernetes 1.18 (this is %d.%d) does not know ipvs.udpTimeout and would refuse to start with it; "+
+				"set the timeout on the nodes instead: kubectl acknet ipvs timeout --set 900,120,10 --all-nodes", in.KubeMajor, in.KubeMinor)
+		}
 		raw, explicit := f.param(in, "udpTimeout")
 		want, err := time.ParseDuration(raw)
 		if err != nil || want <= 0 {

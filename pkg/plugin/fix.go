@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -266,6 +267,10 @@ func (o *FixOptions) fix(ctx context.Context) error {
 	dss, err := o.client.AppsV1().DaemonSets(fixNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("list DaemonSets of %s: %w", fixNamespace, err)}
+	}
+	if v, err := o.client.Discovery().ServerVersion(); err == nil {
+		in.KubeMajor, _ = strconv.Atoi(strings.TrimSuffix(v.Major, "+"))
+		in.KubeMinor, _ = strconv.Atoi(strings.TrimSuffix(v.Minor, "+"))
 	}
 	if strings.HasPrefix(o.fixer.ID, "flannel.") {
 		in.FlannelVersion = flannelVersion(dss.Items)

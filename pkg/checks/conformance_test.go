@@ -1,17 +1,14 @@
 package checks
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
-	"sigs.k8s.io/yaml"
-
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+	"github.com/kubectl-acknet/kubectl-acknet/test/manifest"
 )
 
 // The conformance suite runs the parsers and detectors over manifests taken
@@ -35,34 +32,19 @@ func fixtureSnapshot(t *testing.T, files ...string) *cluster.Snapshot {
 	t.Helper()
 	s := snapshot().s
 	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join(fixturesDir(t), f))
+		set, err := manifest.Read(filepath.Join(fixturesDir(t), f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, doc := range bytes.Split(data, []byte("\n---")) {
-			var head struct {
-				Kind     string `json:"kind"`
-				Metadata struct {
-					Name string `json:"name"`
-				} `json:"metadata"`
-				Data map[string]string `json:"data"`
+		for name, data := range set.ConfigMaps {
+			s.ConfigMaps[name] = data
+		}
+		for i := range set.DaemonSets {
+			ds := &set.DaemonSets[i]
+			if ds.Namespace == "" {
+				ds.Namespace = cluster.SystemNamespace // helm templates leave it to the release
 			}
-			if err := yaml.Unmarshal(doc, &head); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			switch head.Kind {
-			case "ConfigMap":
-				s.ConfigMaps[head.Metadata.Name] = head.Data
-			case "DaemonSet":
-				var ds appsv1.DaemonSet
-				if err := yaml.Unmarshal(doc, &ds); err != nil {
-					t.Fatalf("%s: %v", f, err)
-				}
-				if ds.Namespace == "" {
-					ds.Namespace = cluster.SystemNamespace // helm templates leave it to the release
-				}
-				s.DaemonSets = append(s.DaemonSets, cluster.CompactDaemonSet(&ds))
-			}
+			s.DaemonSets = append(s.DaemonSets, cluster.CompactDaemonSet(ds))
 		}
 	}
 	for _, name := range []string{cluster.CMENIConfig, cluster.CMFlannel, cluster.CMKubeProxyWorker, cluster.CMKubeProxyMaster, cluster.CMCoreDNS} {

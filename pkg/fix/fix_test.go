@@ -1,47 +1,26 @@
 package fix
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
-	"sigs.k8s.io/yaml"
-
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/rollout"
+	"github.com/kubectl-acknet/kubectl-acknet/test/manifest"
 )
 
 // configMaps reads the ConfigMaps of YAML files (scenario or fixture) into
 // Input.Data form.
 func configMaps(t *testing.T, files ...string) map[string]map[string]string {
 	t.Helper()
-	out := map[string]map[string]string{}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, doc := range bytes.Split(raw, []byte("\n---")) {
-			var cm struct {
-				Kind     string `json:"kind"`
-				Metadata struct {
-					Name string `json:"name"`
-				} `json:"metadata"`
-				Data map[string]string `json:"data"`
-			}
-			if err := yaml.Unmarshal(doc, &cm); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if cm.Kind == "ConfigMap" {
-				out[cm.Metadata.Name] = cm.Data
-			}
-		}
+	set, err := manifest.Read(files...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return set.ConfigMaps
 }
 
 func scenario(name string) string {
@@ -286,17 +265,11 @@ func TestConsumersOfFixtureDaemonSets(t *testing.T) {
 		{"kube-proxy/kube-proxy-master.ooc.v1.20.4-aliyun.1.yaml", "kube-proxy-master", "kube-proxy-master"},
 	}
 	for _, tt := range tests {
-		raw, err := os.ReadFile(fixture(t, tt.file))
+		set, err := manifest.Read(fixture(t, tt.file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var dss []appsv1.DaemonSet
-		for _, doc := range bytes.Split(raw, []byte("\n---")) {
-			var ds appsv1.DaemonSet
-			if yaml.Unmarshal(doc, &ds) == nil && ds.Kind == "DaemonSet" {
-				dss = append(dss, ds)
-			}
-		}
+		dss := set.DaemonSets
 		if got := strings.Join(rollout.Consumers(dss, tt.cm), ","); got != tt.want {
 			t.Errorf("%s: consumers of %s = %q, want %q", tt.file, tt.cm, got, tt.want)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
 )
@@ -34,8 +35,9 @@ func completeCheckIDs(_ *cobra.Command, _ []string, toComplete string) ([]string
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
-// completeNodes completes --node with the cluster's node names.
-func completeNodes(g *GlobalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+// completeFromCluster completes with names that list reads from the
+// cluster, within a few seconds so a slow cluster does not hang the shell.
+func completeFromCluster(g *GlobalOptions, list func(context.Context, kubernetes.Interface) ([]string, error)) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		cs, _, err := g.Clientset()
 		if err != nil {
@@ -43,41 +45,49 @@ func completeNodes(g *GlobalOptions) func(*cobra.Command, []string, string) ([]s
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		l, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1000})
+		names, err := list(ctx, cs)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}
 		var out []string
-		for _, n := range l.Items {
-			if strings.HasPrefix(n.Name, toComplete) {
-				out = append(out, n.Name)
+		for _, n := range names {
+			if strings.HasPrefix(n, toComplete) {
+				out = append(out, n)
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }
 
-// completeBackups completes --rollback with the backups fix has kept.
-func completeBackups(g *GlobalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		cs, _, err := g.Clientset()
+// completeNodes completes --node with the cluster's node names.
+func completeNodes(g *GlobalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return completeFromCluster(g, func(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
+		l, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 1000})
 		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
+			return nil, err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
+		var out []string
+		for _, n := range l.Items {
+			out = append(out, n.Name)
+		}
+		return out, nil
+	})
+}
+
+// completeBackups completes --rollback with the backups fix has kept, and
+// says what each is a backup of.
+func completeBackups(g *GlobalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return completeFromCluster(g, func(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
 		l, err := cs.CoreV1().ConfigMaps(fixNamespace).List(ctx, metav1.ListOptions{LabelSelector: LabelBackupOf, Limit: 1000})
 		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
+			return nil, err
 		}
 		var out []string
 		for _, cm := range l.Items {
-			if strings.HasPrefix(cm.Name, toComplete) {
-				out = append(out, cm.Name+"\t"+cm.Labels[LabelBackupOf]+", saved "+cm.Annotations[AnnotationBackupTaken])
-			}
+			out = append(out, cm.Name+"\t"+cm.Labels[LabelBackupOf]+", saved "+cm.Annotations[AnnotationBackupTaken])
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
+		return out, nil
+	})
 }
 
 // registerCompletions wires flag completion into every command that has the

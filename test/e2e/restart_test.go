@@ -212,6 +212,19 @@ func TestFixRestart(t *testing.T) {
 	}
 	start := readyPods(t, cs, selector, nodes)
 
+	// allReplaced waits for a Ready pod on every node and checks that each
+	// is new; it returns the new pods.
+	allReplaced := func(t *testing.T, before map[string]types.UID) map[string]types.UID {
+		t.Helper()
+		after := readyPods(t, cs, selector, nodes)
+		for node, uid := range before {
+			if after[node] == uid {
+				t.Errorf("%s: pod not replaced", node)
+			}
+		}
+		return after
+	}
+
 	var transcript []string
 	t.Run("pod by pod with --max-unavailable 2", func(t *testing.T) {
 		u, stop := watchUnavailable(t, cs, selector, names)
@@ -221,16 +234,10 @@ func TestFixRestart(t *testing.T) {
 			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		transcript = append(transcript, "$ kubectl acknet fix kubeproxy.ipvs-udp-timeout --apply --yes --restart --max-unavailable 2\n"+r.stdout)
-		after := readyPods(t, cs, selector, nodes)
-		for node, uid := range start {
-			if after[node] == uid {
-				t.Errorf("%s: pod not replaced", node)
-			}
-		}
+		start = allReplaced(t, start)
 		if p := u.peak(); p > 2 || p == 0 {
 			t.Errorf("at most %d nodes were down at once, want 1 or 2", p)
 		}
-		start = after
 	})
 
 	t.Run("rollout restart under RollingUpdate", func(t *testing.T) {
@@ -246,16 +253,10 @@ func TestFixRestart(t *testing.T) {
 			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		transcript = append(transcript, "$ kubectl acknet fix kubeproxy.ipvs-udp-timeout --apply --yes --restart\n"+r.stdout)
-		after := readyPods(t, cs, selector, nodes)
-		for node, uid := range start {
-			if after[node] == uid {
-				t.Errorf("%s: pod not replaced", node)
-			}
-		}
+		start = allReplaced(t, start)
 		if p := u.peak(); p != 1 {
 			t.Errorf("at most %d nodes were down at once, want 1", p)
 		}
-		start = after
 	})
 
 	t.Run("a pod that never becomes Ready stops the restart", func(t *testing.T) {

@@ -14,17 +14,7 @@ import (
 // The conformance suite runs the parsers and detectors over manifests taken
 // from public ACK, Terway, Flannel, kube-proxy and CoreDNS sources. It needs
 // ACKNET_FIXTURES to name that directory; CI always sets it.
-func fixturesDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("ACKNET_FIXTURES")
-	if dir == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ACKNET_FIXTURES must be set in CI")
-		}
-		t.Skip("ACKNET_FIXTURES is not set; the fixture conformance suite needs it")
-	}
-	return dir
-}
+func fixturesDir(t *testing.T) string { return manifest.FixturesDir(t) }
 
 // fixtureSnapshot loads the ConfigMaps and DaemonSets of fixture files into
 // a snapshot, as if they were the cluster's kube-system.

@@ -29,16 +29,7 @@ func scenario(name string) string {
 
 func fixture(t *testing.T, rel string) string {
 	t.Helper()
-	dir := os.Getenv("ACKNET_FIXTURES")
-	if dir == "" {
-		// As in the checks' conformance suite: required in CI, optional for
-		// a quick local run.
-		if os.Getenv("CI") != "" {
-			t.Fatal("ACKNET_FIXTURES must be set in CI")
-		}
-		t.Skip("ACKNET_FIXTURES is not set; the fixture cases need it")
-	}
-	return filepath.Join(dir, rel)
+	return filepath.Join(manifest.FixturesDir(t), rel)
 }
 
 // plan runs one fixer and applies its edits to a copy of data.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
@@ -51,4 +52,19 @@ func Read(paths ...string) (*Set, error) {
 		}
 	}
 	return s, nil
+}
+
+// FixturesDir is the directory of the public fixtures, from
+// ACKNET_FIXTURES. In CI (CI set) a missing value fails the test; a quick
+// local run skips what needs the fixtures.
+func FixturesDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("ACKNET_FIXTURES")
+	if dir == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ACKNET_FIXTURES must be set in CI")
+		}
+		t.Skip("ACKNET_FIXTURES is not set; the fixture cases need it")
+	}
+	return dir
 }

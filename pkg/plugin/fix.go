@@ -95,7 +95,8 @@ With --apply it first saves the original data as a labelled ConfigMap next to
 it (undo with --rollback NAME, byte for byte), then writes with the
 resourceVersion it read: if someone changed the ConfigMap in between, it
 stops and writes nothing. It asks before writing unless --yes; without a
-terminal it needs --yes.
+terminal it needs --yes. Backups stay until deleted:
+  kubectl -n kube-system get configmap -l acknet.kubectl.io/backup-of
 
 Network agents read their config at start. --restart restarts the DaemonSets
 that consume the changed ConfigMaps: a rollout restart under the DaemonSet's

@@ -2,6 +2,7 @@ package confedit
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -14,6 +15,68 @@ import (
 // Block mappings are required along the path: flow mappings ({...}) and
 // multi-line scalars are refused rather than rewritten.
 func SetYAML(text string, path []string, value string) (string, error) {
+	out, err := setYAML(text, path, value)
+	if err != nil {
+		return "", err
+	}
+	var v any
+	if err := yaml.Unmarshal([]byte(value), &v); err != nil {
+		return "", fmt.Errorf("value %q is not a YAML scalar: %w", value, err)
+	}
+	if err := sameExcept(text, out, path, v, true); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// sameExcept decodes before and after and checks that after is before with
+// path set to v (or removed): the line edits are checked against the YAML
+// meaning, so a document whose layout the editor misjudged is refused
+// rather than changed in some other place.
+func sameExcept(before, after string, path []string, v any, set bool) error {
+	var b, a any
+	if err := yaml.Unmarshal([]byte(before), &b); err != nil {
+		return fmt.Errorf("not valid YAML: %w", err)
+	}
+	if err := yaml.Unmarshal([]byte(after), &a); err != nil {
+		return fmt.Errorf("cannot edit this document safely (the result would not parse); edit it by hand")
+	}
+	m, ok := b.(map[string]any)
+	var parent map[string]any
+	for _, k := range path[:len(path)-1] {
+		if !ok {
+			break
+		}
+		parent = m
+		next, isMap := m[k].(map[string]any)
+		if !isMap {
+			if m[k] != nil {
+				ok = false
+				break
+			}
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	if ok {
+		if set {
+			m[path[len(path)-1]] = v
+		} else {
+			delete(m, path[len(path)-1])
+			// A mapping left without keys reads back as null.
+			if len(m) == 0 && parent != nil {
+				parent[path[len(path)-2]] = nil
+			}
+		}
+	}
+	if !ok || !reflect.DeepEqual(a, b) {
+		return fmt.Errorf("cannot edit this document safely (the result would change more than %s); edit it by hand", strings.Join(path, "."))
+	}
+	return nil
+}
+
+func setYAML(text string, path []string, value string) (string, error) {
 	if len(path) == 0 {
 		return "", fmt.Errorf("empty path")
 	}
@@ -59,6 +122,17 @@ func SetYAML(text string, path []string, value string) (string, error) {
 // DeleteYAML removes the line of the scalar at path; an absent key is no
 // error.
 func DeleteYAML(text string, path []string) (string, error) {
+	out, err := deleteYAML(text, path)
+	if err != nil || out == text {
+		return out, err
+	}
+	if err := sameExcept(text, out, path, nil, false); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+func deleteYAML(text string, path []string) (string, error) {
 	lines, root, err := parseYAML(text)
 	if err != nil {
 		return "", err

@@ -494,7 +494,7 @@ func (o *FixOptions) checkSchedulerModule(ctx context.Context, sched string) err
 	res, results := collect(ctx, o.nodes, "ipvs-modules", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.ModulesResult, error) {
 		return runScript(ctx, s, nodescripts.IPVSModules, s.HostRoot(), env, nil, nodescripts.ParseModules)
 	})
-	var missing, failed []string
+	var missing, failed, unready []string
 	for _, r := range results {
 		if r.Err != nil {
 			failed = append(failed, fmt.Sprintf("%s (%v)", r.Node, r.Err))
@@ -505,12 +505,18 @@ func (o *FixOptions) checkSchedulerModule(ctx context.Context, sched string) err
 		if !ok {
 			continue
 		}
-		found := false
+		found, ready := false, false
 		for _, m := range r.Modules {
-			found = found || (m.Name == module && (m.Loaded || m.Available))
+			if m.Name == module {
+				found = m.Loaded || m.Available
+				ready = m.Loaded && m.Persisted
+			}
 		}
-		if !found {
+		switch {
+		case !found:
 			missing = append(missing, n)
+		case !ready:
+			unready = append(unready, n)
 		}
 	}
 	if ctx.Err() != nil {
@@ -528,6 +534,11 @@ func (o *FixOptions) checkSchedulerModule(ctx context.Context, sched string) err
 		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("refusing to set scheduler %s: %s; nothing written", sched, strings.Join(why, "; "))}
 	}
 	fmt.Fprintf(o.ErrOut, "%s is loaded or loadable on all %d nodes\n", module, len(nodes))
+	if len(unready) > 0 {
+		fmt.Fprintf(o.ErrOut, "warning: %s is not loaded or not persisted on %d nodes (%s): kube-proxy may fall back after a restart or reboot there; "+
+			"kubectl acknet ipvs modules --scheduler %s --node %s --apply loads and persists it\n",
+			module, len(unready), strings.Join(unready, ", "), sched, strings.Join(unready, ","))
+	}
 	return nil
 }
 

@@ -44,6 +44,9 @@ type NodeOptions struct {
 
 	// exit ends the process on a second interrupt; tests replace it.
 	exit func(int)
+	// onInterrupt is what the first interrupt prints; commands that do more
+	// than run debug pods say what stops.
+	onInterrupt string
 }
 
 func (n *NodeOptions) addFlags(f *pflag.FlagSet) {
@@ -181,7 +184,11 @@ func (n *NodeOptions) interruptible(parent context.Context, streams genericioopt
 	go func() {
 		select {
 		case <-sigs:
-			fmt.Fprintln(streams.ErrOut, "interrupted: deleting the debug pods (interrupt again to exit at once)")
+			msg := n.onInterrupt
+			if msg == "" {
+				msg = "interrupted: deleting the debug pods"
+			}
+			fmt.Fprintln(streams.ErrOut, msg+" (interrupt again to exit at once)")
 			cancel()
 		case <-stopped:
 			return

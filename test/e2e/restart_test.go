@@ -286,5 +286,17 @@ func TestFixRestart(t *testing.T) {
 			t.Errorf("%d of %d old pods kept, want all but the first", kept, nodes)
 		}
 	})
+	t.Run("Ctrl-C stops a restart at once", func(t *testing.T) {
+		// The template still never becomes Ready: without the interrupt this
+		// would wait a minute for the first pod.
+		r := runInterruptedWith(t, kc, 2*time.Second, "fix", "kubeproxy.conntrack-max-per-core", "--apply", "--yes", "--restart",
+			"--max-unavailable", "1", "--restart-timeout", "1m")
+		if r.code != 1 || r.elapsed > 15*time.Second || !strings.Contains(r.stderr, "interrupted: stopping; nothing more is written or deleted") ||
+			!strings.Contains(r.stderr, "stopped after 0 of 5 pods") || !strings.Contains(r.stderr, "context canceled") ||
+			!strings.Contains(r.stderr, "still on the old config: kwok-ds-1, kwok-ds-2, kwok-ds-3, kwok-ds-4") {
+			t.Fatalf("exit %d after %s\n%s%s", r.code, r.elapsed, r.stdout, r.stderr)
+		}
+		transcript = append(transcript, "$ kubectl acknet fix kubeproxy.conntrack-max-per-core --apply --yes --restart --max-unavailable 1 --restart-timeout 1m   # Ctrl-C after 2s\n"+r.stdout+r.stderr)
+	})
 	t.Logf("restart transcript:\n%s", strings.Join(transcript, "\n"))
 }

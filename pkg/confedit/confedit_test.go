@@ -127,6 +127,10 @@ func TestSetYAML(t *testing.T) {
 			"ipvs:\n  udpTimeout: 10s\nmode: ipvs\n"},
 		{"empty value", "ipvs:\n  udpTimeout: # later\nmode: ipvs\n", []string{"ipvs", "udpTimeout"}, "10s",
 			"ipvs:\n  udpTimeout: 10s # later\nmode: ipvs\n"},
+		{"CRLF lines stay CRLF", "a: 1\r\nipvs:\r\n  scheduler: rr\r\n", []string{"ipvs", "udpTimeout"}, "10s",
+			"a: 1\r\nipvs:\r\n  scheduler: rr\r\n  udpTimeout: 10s\r\n"},
+		{"CRLF replace keeps the line end", "ipvs:\r\n  scheduler: rr\r\n", []string{"ipvs", "scheduler"}, "lc",
+			"ipvs:\r\n  scheduler: lc\r\n"},
 		{"nested mapping before the insert point", "conntrack:\n  a:\n    b: 1\nmode: ipvs\n", []string{"conntrack", "maxPerCore"}, "65536",
 			"conntrack:\n  a:\n    b: 1\n  maxPerCore: 65536\nmode: ipvs\n"},
 	}
@@ -149,6 +153,7 @@ func TestSetYAMLRefuses(t *testing.T) {
 		"ipvs:\n  scheduler: |\n    rr\n", // block scalar
 		"- a\n- b\n",                      // not a mapping
 		"a: [1\n",                         // invalid
+		"\ripvs:\n scheduler:",            // a bare CR ends a line for YAML
 	} {
 		if got, err := SetYAML(in, []string{"ipvs", "scheduler"}, "lc"); err == nil {
 			t.Errorf("%q: accepted, got %q", in, got)

@@ -14,8 +14,9 @@ import (
 // are added for keys that are missing; everything else stays byte for byte.
 // Block mappings are required along the path: flow mappings ({...}) and
 // multi-line scalars are refused rather than rewritten.
-func SetYAML(text string, path []string, value string) (string, error) {
-	out, err := setYAML(text, path, value)
+func SetYAML(text string, path []string, value string) (out string, err error) {
+	defer refusePanic(&err)
+	out, err = setYAML(text, path, value)
 	if err != nil {
 		return "", err
 	}
@@ -27,6 +28,15 @@ func SetYAML(text string, path []string, value string) (string, error) {
 		return "", err
 	}
 	return out, nil
+}
+
+// refusePanic turns a slip of the line arithmetic on a document shaped in a
+// way not foreseen into a refusal: a config editor must not crash the
+// command, and nothing has been written at this point.
+func refusePanic(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("cannot edit this document safely (%v); edit it by hand", r)
+	}
 }
 
 // sameExcept decodes before and after and checks that after is before with
@@ -121,8 +131,9 @@ func setYAML(text string, path []string, value string) (string, error) {
 
 // DeleteYAML removes the line of the scalar at path; an absent key is no
 // error.
-func DeleteYAML(text string, path []string) (string, error) {
-	out, err := deleteYAML(text, path)
+func DeleteYAML(text string, path []string) (out string, err error) {
+	defer refusePanic(&err)
+	out, err = deleteYAML(text, path)
 	if err != nil || out == text {
 		return out, err
 	}
@@ -159,6 +170,10 @@ func deleteYAML(text string, path []string) (string, error) {
 }
 
 func parseYAML(text string) ([]string, *yaml.Node, error) {
+	// YAML ends a line at a bare CR too; the line arithmetic here does not.
+	if strings.Contains(strings.ReplaceAll(text, "\r\n", ""), "\r") {
+		return nil, nil, fmt.Errorf("the document has carriage returns without a newline; edit it by hand")
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
 		return nil, nil, fmt.Errorf("not valid YAML: %w", err)
@@ -247,18 +262,23 @@ func insertLines(lines []string, after int, add []string) []string {
 	if after > len(lines) {
 		after = len(lines)
 	}
+	// New lines end like the document's lines.
+	eol := "\n"
+	if len(lines) > 0 && strings.HasSuffix(lines[0], "\r\n") {
+		eol = "\r\n"
+	}
 	out := append([]string{}, lines[:after]...)
 	// After a last line without a newline the new lines go on new lines,
 	// and the document still ends without one.
 	noFinal := after > 0 && !strings.HasSuffix(out[after-1], "\n")
 	if noFinal {
-		out[after-1] += "\n"
+		out[after-1] += eol
 	}
 	for _, l := range add {
-		out = append(out, l+"\n")
+		out = append(out, l+eol)
 	}
 	if noFinal {
-		out[len(out)-1] = strings.TrimSuffix(out[len(out)-1], "\n")
+		out[len(out)-1] = strings.TrimSuffix(out[len(out)-1], eol)
 	}
 	return append(out, lines[after:]...)
 }
@@ -267,7 +287,7 @@ func insertLines(lines []string, after int, add []string) []string {
 // what precedes it and any trailing comment.
 func replaceScalar(lines []string, key, val *yaml.Node, value string) (string, error) {
 	li := key.Line - 1
-	line := strings.TrimRight(lines[li], "\n")
+	line := strings.TrimRight(lines[li], "\r\n")
 	nl := lines[li][len(line):]
 	if val.Kind != yaml.ScalarNode || val.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 		return "", fmt.Errorf("%s (line %d) is not a one-line scalar; edit it by hand", key.Value, key.Line)

@@ -121,22 +121,36 @@ func (e *Env) daemonSet(ns, name string) *cluster.DaemonSet {
 // terwayDaemonSets in order of preference: ACK names, then the legacy one.
 var terwayDaemonSets = []string{"terway-eniip", "terway-eni", "terway"}
 
-func (e *Env) detectPlugin() {
+// PluginDaemonSet finds the network plugin's DaemonSet in kube-system:
+// Terway by ACK's names, else Flannel by name or label. version is its
+// image tag; plugin is "" when there is none.
+func PluginDaemonSet(dss []cluster.DaemonSet) (plugin string, ds *cluster.DaemonSet, version string) {
+	find := func(match func(*cluster.DaemonSet) bool) *cluster.DaemonSet {
+		for i := range dss {
+			if dss[i].Namespace == cluster.SystemNamespace && match(&dss[i]) {
+				return &dss[i]
+			}
+		}
+		return nil
+	}
 	for _, name := range terwayDaemonSets {
-		if ds := e.daemonSet(cluster.SystemNamespace, name); ds != nil {
-			e.Plugin, e.PluginDS = PluginTerway, ds
-			e.PluginVersion = ackconf.ImageTag(containerImage(ds, "terway"))
-			e.TerwayMode = terwayMode(ds)
-			return
+		if ds := find(func(d *cluster.DaemonSet) bool { return d.Name == name }); ds != nil {
+			return PluginTerway, ds, ackconf.ImageTag(containerImage(ds, "terway"))
 		}
 	}
-	for i := range e.S.DaemonSets {
-		ds := &e.S.DaemonSets[i]
-		if ds.Namespace == cluster.SystemNamespace && (ds.Name == "kube-flannel-ds" || ds.Labels["app"] == "flannel") {
-			e.Plugin, e.PluginDS = PluginFlannel, ds
-			e.PluginVersion = ackconf.ImageTag(containerImage(ds, "kube-flannel"))
-			return
+	if ds := find(func(d *cluster.DaemonSet) bool { return d.Name == "kube-flannel-ds" || d.Labels["app"] == "flannel" }); ds != nil {
+		return PluginFlannel, ds, ackconf.ImageTag(containerImage(ds, "kube-flannel"))
+	}
+	return "", nil, ""
+}
+
+func (e *Env) detectPlugin() {
+	if plugin, ds, version := PluginDaemonSet(e.S.DaemonSets); ds != nil {
+		e.Plugin, e.PluginDS, e.PluginVersion = plugin, ds, version
+		if plugin == PluginTerway {
+			e.TerwayMode = terwayMode(ds)
 		}
+		return
 	}
 	// No DaemonSet visible (RBAC, or reads failed): fall back on the
 	// ConfigMaps, which name the plugin just as well.

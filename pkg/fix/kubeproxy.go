@@ -2,7 +2,6 @@ package fix
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,14 +12,12 @@ import (
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/confedit"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
 )
 
 const kpKey = ackconf.KeyKubeProxyConfig
 
 var kubeProxyCMs = []string{cluster.CMKubeProxyWorker, cluster.CMKubeProxyMaster}
-
-// IPVSSchedulers are the schedulers kube-proxy accepts.
-var IPVSSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh"}
 
 // kubeProxyConf is one parsed kube-proxy ConfigMap.
 type kubeProxyConf struct {
@@ -206,15 +203,15 @@ func ipvsScheduler() *Fixer {
 		ID:         "kubeproxy.ipvs-scheduler",
 		Changes:    "kube-proxy-worker/-master config.conf: set ipvs.scheduler (--set scheduler=NAME, required), after checking ip_vs_NAME on every node",
 		ConfigMaps: kubeProxyCMs,
-		Params:     []Param{{Name: "scheduler", Help: "IPVS scheduler: " + strings.Join(IPVSSchedulers, ", ")}},
+		Params:     []Param{{Name: "scheduler", Help: "IPVS scheduler: " + strings.Join(nodescripts.IPVSSchedulers, ", ")}},
 	}
 	f.plan = func(in *Input, p *Plan) error {
 		want, explicit := f.param(in, "scheduler")
 		if !explicit {
-			return fmt.Errorf("say which scheduler: --set scheduler=NAME (one of %s)", strings.Join(IPVSSchedulers, ", "))
+			return fmt.Errorf("say which scheduler: --set scheduler=NAME (one of %s)", strings.Join(nodescripts.IPVSSchedulers, ", "))
 		}
-		if !slices.Contains(IPVSSchedulers, want) {
-			return fmt.Errorf("--set scheduler=%q is no IPVS scheduler (one of %s)", want, strings.Join(IPVSSchedulers, ", "))
+		if !nodescripts.ValidScheduler(want) {
+			return fmt.Errorf("--set scheduler=%q is no IPVS scheduler (one of %s)", want, strings.Join(nodescripts.IPVSSchedulers, ", "))
 		}
 		confs, err := kubeProxyConfs(in)
 		if err != nil {

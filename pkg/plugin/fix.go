@@ -21,7 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/fix"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
@@ -40,16 +40,6 @@ const (
 
 	defaultRestartTimeout = 5 * time.Minute
 )
-
-// knownConsumers are the DaemonSets that read each ConfigMap on ACK, used
-// when no DaemonSet mounts it as a volume (agents that read it through the
-// API).
-var knownConsumers = map[string][]string{
-	cluster.CMFlannel:         {"kube-flannel-ds"},
-	cluster.CMENIConfig:       {"terway", "terway-eniip", "terway-eni"},
-	cluster.CMKubeProxyWorker: {"kube-proxy-worker"},
-	cluster.CMKubeProxyMaster: {"kube-proxy-master"},
-}
 
 // FixOptions are the options of `kubectl acknet fix`.
 type FixOptions struct {
@@ -275,7 +265,9 @@ func (o *FixOptions) fix(ctx context.Context) error {
 		in.KubeMinor, _ = strconv.Atoi(strings.TrimSuffix(v.Minor, "+"))
 	}
 	if strings.HasPrefix(o.fixer.ID, "flannel.") {
-		in.FlannelVersion = flannelVersion(dss.Items)
+		if plugin, _, version := checks.PluginDaemonSet(compact(dss.Items)); plugin == checks.PluginFlannel {
+			in.FlannelVersion = version
+		}
 	}
 	if o.fixer.ID == "terway.network-policy" {
 		o.countNetworkPolicies(ctx, in)
@@ -285,8 +277,14 @@ func (o *FixOptions) fix(ctx context.Context) error {
 		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%s: %w", o.fixer.ID, err)}
 	}
 	o.printPlan(plan)
-	consumers := map[string][]string{}
-	for _, cm := range plan.ConfigMaps() {
+	// The readers of what changes; with nothing to change, --restart
+	// restarts the readers of every ConfigMap the fix looks at.
+	changed := plan.ConfigMaps()
+	if len(plan.Edits) == 0 {
+		changed = sortedKeys(read)
+	}
+	consumers := readers{}
+	for _, cm := range changed {
 		consumers[cm] = consumersOf(dss.Items, cm)
 	}
 	if len(plan.Edits) == 0 {
@@ -294,12 +292,7 @@ func (o *FixOptions) fix(ctx context.Context) error {
 		if !o.Restart {
 			return nil
 		}
-		for _, cm := range o.fixer.ConfigMaps {
-			if _, ok := read[cm]; ok {
-				consumers[cm] = consumersOf(dss.Items, cm)
-			}
-		}
-		if err := o.confirm("Restart " + describeConsumers(consumers) + "?"); err != nil {
+		if err := o.confirm("Restart " + consumers.String() + "?"); err != nil {
 			return err
 		}
 		return o.restart(ctx, consumers)
@@ -316,7 +309,7 @@ func (o *FixOptions) fix(ctx context.Context) error {
 	fmt.Fprintln(o.ErrOut, "note: ACK add-on upgrades may overwrite manual ConfigMap changes; run kubectl acknet doctor after an upgrade")
 	what := fmt.Sprintf("Write %s (a backup of each first)", strings.Join(prefixed(plan.ConfigMaps()), ", "))
 	if o.Restart {
-		what += " and restart " + describeConsumers(consumers)
+		what += " and restart " + consumers.String()
 	}
 	if err := o.confirm(what + "?"); err != nil {
 		return err
@@ -327,10 +320,10 @@ func (o *FixOptions) fix(ctx context.Context) error {
 		}
 	}
 	if !o.Restart {
-		if describeConsumers(consumers) == noConsumer {
+		if len(consumers.daemonSets()) == 0 {
 			fmt.Fprintf(o.Out, "no DaemonSet of %s reads it: restart whatever runs the agent so it reads the new config\n", fixNamespace)
 		} else {
-			fmt.Fprintf(o.Out, "the agents read this config when they start: restart %s (kubectl acknet fix %s --apply --restart)\n", describeConsumers(consumers), o.fixer.ID)
+			fmt.Fprintf(o.Out, "the agents read this config when they start: restart %s (kubectl acknet fix %s --apply --restart)\n", consumers, o.fixer.ID)
 		}
 		return nil
 	}
@@ -477,7 +470,7 @@ func (o *FixOptions) rollback(ctx context.Context) error {
 	if err != nil {
 		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("list DaemonSets of %s: %w", fixNamespace, err)}
 	}
-	return o.restart(ctx, map[string][]string{target: consumersOf(dss.Items, target)})
+	return o.restart(ctx, readers{target: consumersOf(dss.Items, target)})
 }
 
 // checkSchedulerModule refuses a scheduler whose kernel module is neither
@@ -491,7 +484,7 @@ func (o *FixOptions) checkSchedulerModule(ctx context.Context, sched string) err
 	}
 	module := "ip_vs_" + sched
 	fmt.Fprintf(o.ErrOut, "checking kernel module %s on %d nodes (debug pods in %s)\n", module, len(nodes), o.Namespace)
-	env := map[string]string{"SCHEDULER": sched, "PERSIST_FILE": PersistFile, "APPLY": "0"}
+	env := modulesEnv(sched, false)
 	res, results := collect(ctx, o.nodes, "ipvs-modules", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.ModulesResult, error) {
 		return runScript(ctx, s, nodescripts.IPVSModules, s.HostRoot(), env, nil, nodescripts.ParseModules)
 	})
@@ -555,30 +548,18 @@ func equalBinary(a, b map[string][]byte) bool {
 	return true
 }
 
-// confirm asks on a terminal; when stdin or stdout is not one (a script,
-// a pipe, CI) it needs --yes, so nothing is written unattended by accident.
+// confirm asks before writing or restarting anything.
 func (o *FixOptions) confirm(prompt string) error {
-	if o.Yes {
-		return nil
-	}
-	if !printers.IsTerminal(o.In) || !printers.IsTerminal(o.Out) {
-		return usageErr("nothing written: not run on a terminal, so pass --yes to confirm")
-	}
-	if !askYes(o.IOStreams, prompt+" [y/N] ") {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("not confirmed; nothing written")}
-	}
-	return nil
+	return confirm(o.IOStreams, o.Yes, "nothing written", prompt)
 }
 
-func (o *FixOptions) restart(ctx context.Context, consumers map[string][]string) error {
-	var dsNames []string
+func (o *FixOptions) restart(ctx context.Context, consumers readers) error {
 	for _, cm := range sortedKeys(consumers) {
 		if len(consumers[cm]) == 0 {
 			fmt.Fprintf(o.ErrOut, "warning: no DaemonSet of %s reads ConfigMap %s; nothing to restart for it\n", fixNamespace, cm)
 		}
-		dsNames = append(dsNames, consumers[cm]...)
 	}
-	for _, name := range sortedUnique(dsNames) {
+	for _, name := range consumers.daemonSets() {
 		err := rollout.Restart(ctx, o.client, fixNamespace, name, rollout.Options{
 			MaxUnavailable: o.MaxUnavailable, Timeout: o.RestartTimeout, Out: o.Out,
 		})
@@ -678,32 +659,50 @@ func (o *FixOptions) countNetworkPolicies(ctx context.Context, in *fix.Input) {
 }
 
 // consumersOf names the DaemonSets that read ConfigMap cm: those mounting
-// it, else the ones ACK names for it that exist.
+// it; else, for agents that read it through the API, the network plugin's
+// DaemonSet for its ConfigMap and kube-proxy's DaemonSet of the same name.
 func consumersOf(dss []appsv1.DaemonSet, cm string) []string {
 	if out := rollout.Consumers(dss, cm); len(out) > 0 {
 		return out
 	}
-	var out []string
-	for _, ds := range dss {
-		for _, n := range knownConsumers[cm] {
-			if ds.Name == n {
-				out = append(out, n)
+	plugin, ds, _ := checks.PluginDaemonSet(compact(dss))
+	switch {
+	case ds != nil && (cm == cluster.CMENIConfig && plugin == checks.PluginTerway || cm == cluster.CMFlannel && plugin == checks.PluginFlannel):
+		return []string{ds.Name}
+	case cm == cluster.CMKubeProxyWorker || cm == cluster.CMKubeProxyMaster:
+		for _, d := range dss {
+			if d.Name == cm {
+				return []string{cm}
 			}
 		}
+	}
+	return nil
+}
+
+func compact(dss []appsv1.DaemonSet) []cluster.DaemonSet {
+	out := make([]cluster.DaemonSet, len(dss))
+	for i := range dss {
+		out[i] = cluster.CompactDaemonSet(&dss[i])
 	}
 	return out
 }
 
-const noConsumer = "no DaemonSet"
+// readers maps a ConfigMap to the DaemonSets that read it.
+type readers map[string][]string
 
-func describeConsumers(c map[string][]string) string {
+// daemonSets returns every reader once, sorted.
+func (r readers) daemonSets() []string {
 	var all []string
-	for _, names := range c {
+	for _, names := range r {
 		all = append(all, names...)
 	}
-	all = sortedUnique(all)
+	return sortedUnique(all)
+}
+
+func (r readers) String() string {
+	all := r.daemonSets()
 	if len(all) == 0 {
-		return noConsumer
+		return "no DaemonSet"
 	}
 	return "DaemonSet " + strings.Join(prefixed(all), ", ")
 }
@@ -723,20 +722,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// flannelVersion is the image tag of the Flannel DaemonSet's first
-// container, "" if there is none.
-func flannelVersion(dss []appsv1.DaemonSet) string {
-	for _, ds := range dss {
-		if ds.Name != "kube-flannel-ds" && ds.Labels["app"] != "flannel" {
-			continue
-		}
-		for _, c := range ds.Spec.Template.Spec.Containers {
-			if strings.Contains(c.Image, "flannel") {
-				return ackconf.ImageTag(c.Image)
-			}
-		}
-	}
-	return ""
 }

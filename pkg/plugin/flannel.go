@@ -17,7 +17,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -146,8 +145,8 @@ func (o *FlannelGCOptions) Validate() error {
 	if o.MinAge < 0 {
 		return usageErr("--min-age must not be negative")
 	}
-	if o.Apply && !o.Yes && !printers.IsTerminal(o.In) {
-		return usageErr("--apply asks for confirmation; stdin is not a terminal, so pass --yes")
+	if o.Apply && !o.Yes && !interactive(o.IOStreams) {
+		return usageErr("--apply asks for confirmation: not run on a terminal, so pass --yes to confirm")
 	}
 	return nil
 }

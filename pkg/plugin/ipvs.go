@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"sort"
@@ -13,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -54,27 +52,19 @@ func (a *nodeAction) connect() error {
 	return nil
 }
 
-// confirmChange asks before changing host state; without a terminal it
-// needs --yes.
+// confirmChange asks before changing host state.
 func (a *nodeAction) confirmChange(what string, nodes int) error {
-	if a.Yes {
-		return nil
-	}
-	if !printers.IsTerminal(a.In) {
-		return usageErr("this changes host state; stdin is not a terminal, so pass --yes")
-	}
-	if !askYes(a.IOStreams, fmt.Sprintf("%s on %d nodes? [y/N] ", what, nodes)) {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("not confirmed; nothing changed")}
-	}
-	return nil
+	return confirm(a.IOStreams, a.Yes, "this changes host state", fmt.Sprintf("%s on %d nodes?", what, nodes))
 }
 
-// askYes prints prompt on stderr and reports whether the answer is y or yes.
-func askYes(streams genericiooptions.IOStreams, prompt string) bool {
-	fmt.Fprint(streams.ErrOut, prompt)
-	line, _ := bufio.NewReader(streams.In).ReadString('\n')
-	answer := strings.ToLower(strings.TrimSpace(line))
-	return answer == "y" || answer == "yes"
+// modulesEnv is the ipvs-modules script's parameters: check the modules of
+// scheduler sched, and with apply load and persist what is missing.
+func modulesEnv(sched string, apply bool) map[string]string {
+	env := map[string]string{"SCHEDULER": sched, "PERSIST_FILE": PersistFile, "APPLY": "0"}
+	if apply {
+		env["APPLY"] = "1"
+	}
+	return env
 }
 
 // IPVSModulesOptions are the options of `kubectl acknet ipvs modules`.
@@ -149,10 +139,7 @@ func (o *IPVSModulesOptions) Run(ctx context.Context) error {
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
 	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
 	defer stop()
-	env := map[string]string{"SCHEDULER": o.Scheduler, "PERSIST_FILE": PersistFile, "APPLY": "0"}
-	if o.Apply {
-		env["APPLY"] = "1"
-	}
+	env := modulesEnv(o.Scheduler, o.Apply)
 	res := map[string]*nodescripts.ModulesResult{}
 	var mu sync.Mutex
 	results := runner.Run(ctx, "ipvs-modules", nodes, func(ctx context.Context, s *nodeexec.Session) error {

@@ -90,6 +90,10 @@ type fixCase struct {
 	after string
 }
 
+// readerOf is the DaemonSet that reads a ConfigMap in the scenarios; their
+// DaemonSets mount nothing, so fix finds them by what ACK names them.
+var readerOf = map[string]string{"kube-flannel-cfg": "kube-flannel-ds", "eni-config": "terway-eniip"}
+
 // checkFix runs one fix on its scenario: doctor flags the check, the dry run
 // changes nothing, --apply changes exactly the expected lines of one key
 // and makes doctor pass, --rollback restores the data byte for byte.
@@ -116,6 +120,9 @@ func checkFix(t *testing.T, tc fixCase) string {
 	apply := acknet(t, append([]string{"fix", tc.id, "--apply", "--yes"}, tc.args...)...)
 	if apply.code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", apply.code, apply.stdout, apply.stderr)
+	}
+	if ds := readerOf[tc.cm]; ds != "" && !strings.Contains(apply.stdout, "restart DaemonSet kube-system/"+ds+" ") {
+		t.Errorf("apply does not name %s as the reader to restart:\n%s", ds, apply.stdout)
 	}
 	fixed := kubeSystemData(t)
 	for cm, data := range orig {

@@ -3,6 +3,13 @@
 # kubectl, kube-controller-manager, kube-scheduler, kwok) once into a git-ignored cache, plus kwok's node and pod
 # Stage manifests (kwok ships none by default). Re-running is cheap: a binary whose
 # stamp matches the pinned version is not rebuilt.
+#
+# With --nodes it also builds what the rig's real nodes run: kubelet and
+# kube-proxy (same Kubernetes), containerd with its runc shim, ctr and
+# crictl, the CNI plugins (bridge, host-local, loopback, portmap, flannel),
+# the rig's own helpers (rignet, rigimage, pause) and the node images
+# (hack/build-images.sh). runc is built with cgo against Debian's
+# libseccomp; iptables, ipset, ipvsadm and conntrack come from Debian packages.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,18 +17,24 @@ BIN="${ACKNET_RIG_BIN:-$ROOT/.cache/rig/bin}"
 ETCD_VERSION="v3.7.3"
 KUBE_VERSION="v1.37.2"
 KWOK_VERSION="v0.8.0"
+CONTAINERD_VERSION="v2.4.2"
+CRICTL_VERSION="v1.37.0"
+RUNC_VERSION="v1.5.3"
+CNI_PLUGINS_VERSION="v0.9.1"
 mkdir -p "$BIN"
 
 # build NAME VERSION MODULE_DIR PACKAGE [LDFLAGS]
 build() {
 	local name="$1" version="$2" dir="$3" pkg="$4" ldflags="${5:-}"
-	local stamp="$BIN/.$name.version"
+	local stamp
+	stamp="$(dirname "$BIN/$name")/.$(basename "$name").version"
 	if [[ -x "$BIN/$name" && -f "$stamp" && "$(cat "$stamp")" == "$version" ]]; then
 		return 0
 	fi
 	echo "building $name $version (first build takes minutes)" >&2
 	local start=$SECONDS
-	(cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$BIN/$name.tmp" "$pkg")
+	mkdir -p "$(dirname "$BIN/$name")"
+	(cd "$dir" && CGO_ENABLED="${CGO:-0}" go build -trimpath ${BUILD_TAGS:+-tags "$BUILD_TAGS"} -ldflags "$ldflags" -o "$BIN/$name.tmp" "$pkg")
 	mv "$BIN/$name.tmp" "$BIN/$name"
 	echo "$version" >"$stamp"
 	echo "built $name in $((SECONDS - start))s" >&2
@@ -37,6 +50,27 @@ build kubectl "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kubect
 build kube-controller-manager "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
 build kube-scheduler "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
 build kwok "$KWOK_VERSION" "$ROOT/hack/rig/kwok" sigs.k8s.io/kwok/cmd/kwok "-s -w"
+
+if [[ "${1:-}" == "--nodes" ]]; then
+	build node/kubelet "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kubelet "$kube_ldflags"
+	build kube-proxy "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kube-proxy "$kube_ldflags"
+	# Static, without the snapshotters that need cgo (the nodes use overlayfs).
+	BUILD_TAGS=no_btrfs,no_devmapper,no_zfs build node/containerd "$CONTAINERD_VERSION" "$ROOT/hack/rig/node" github.com/containerd/containerd/v2/cmd/containerd "-s -w"
+	BUILD_TAGS=no_btrfs,no_devmapper,no_zfs build node/containerd-shim-runc-v2 "$CONTAINERD_VERSION" "$ROOT/hack/rig/node" github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 "-s -w"
+	BUILD_TAGS=no_btrfs,no_devmapper,no_zfs build node/ctr "$CONTAINERD_VERSION" "$ROOT/hack/rig/node" github.com/containerd/containerd/v2/cmd/ctr "-s -w"
+	# runc needs cgo (its nsexec is C) and libseccomp; Debian's runc 1.1 cannot
+	# start containerd 2.x's containers.
+	CGO=1 BUILD_TAGS=seccomp build node/runc "$RUNC_VERSION" "$ROOT/hack/rig/node" github.com/opencontainers/runc "-s -w"
+	build node/crictl "$CRICTL_VERSION" "$ROOT/hack/rig/node" sigs.k8s.io/cri-tools/cmd/crictl "-s -w"
+	for p in main/bridge ipam/host-local main/loopback meta/portmap meta/flannel; do
+		build "cni/${p#*/}" "$CNI_PLUGINS_VERSION" "$ROOT/hack/rig/cni" "github.com/containernetworking/plugins/plugins/$p" "-s -w"
+	done
+	# The rig's own helpers, rebuilt when their source changes.
+	for t in rignet rigimage pause; do
+		build "$t" "src-$(cat "$ROOT/hack/$t"/*.go | sha256sum | cut -c1-16)" "$ROOT" "./hack/$t" "-s -w"
+	done
+	"$ROOT/hack/build-images.sh"
+fi
 
 # Node and pod Stages that make kwok-managed nodes Ready and their pods
 # Running at once, taken from the pinned kwok module. One addition: a pod

@@ -16,12 +16,20 @@
 # list) also starts kube-controller-manager and kube-scheduler, so DaemonSets
 # create and replace pods on the kwok nodes; off by default because those
 # controllers would rewrite the scenarios' hand-made pods.
-# Only loopback addresses are ever used.
+# ACKNET_RIG_NODES=N also starts N real nodes (hack/node.sh: kubelet,
+# containerd, Flannel CNI, kube-proxy) in network namespaces of the rig's own
+# "VPC" (hack/lib/rignet.sh), with every controller of kube-controller-manager
+# and the ACK add-ons of hack/rig/ack-flannel.yaml; the API server reaches
+# their kubelets through hack/rignet. Needs root.
+# Only loopback addresses and the rig's own network namespaces are ever used.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${ACKNET_RIG_BIN:-$ROOT/.cache/rig/bin}"
 DIR="${ACKNET_RIG_DIR:-$ROOT/.cache/rig/run/default}"
+NODES="${ACKNET_RIG_NODES:-0}"
+# shellcheck source=hack/lib/rignet.sh
+source "$ROOT/hack/lib/rignet.sh"
 
 log() { echo "rig: $*" >&2; }
 
@@ -65,7 +73,18 @@ stop_one() {
 	rm -f "$DIR/$name.pid"
 }
 
+# nodes_down stops every real node of the rig and removes the VPC.
+nodes_down() {
+	local n
+	for n in "$DIR"/nodes/*/; do
+		[[ -d "$n" ]] && "$ROOT/hack/node.sh" down "$(basename "$n")"
+	done
+	stop_one rignet
+	ip netns del "$(rig_id)-vpc" 2>/dev/null || true
+}
+
 down() {
+	[[ -d "$DIR/nodes" || -e "/run/netns/$(rig_id)-vpc" ]] && nodes_down
 	stop_one kube-scheduler
 	stop_one kube-controller-manager
 	stop_one kwok
@@ -137,12 +156,19 @@ start_kwok() {
 # start_controllers runs kube-controller-manager (only the controllers named
 # in ACKNET_RIG_CONTROLLERS) and kube-scheduler, which binds DaemonSet pods.
 start_controllers() {
-	local kcm_port sched_port
+	local kcm_port sched_port extra=()
 	kcm_port="$(free_port)"
 	sched_port="$(free_port)"
+	if ((NODES > 0)); then
+		# Real nodes get their pod CIDRs from the node IPAM controller, as ACK
+		# Flannel nodes do.
+		extra=(--allocate-node-cidrs --cluster-cidr "$CLUSTER_CIDR" --node-cidr-mask-size "$NODE_CIDR_MASK"
+			--service-cluster-ip-range 10.96.0.0/16 --root-ca-file "$DIR/certs/apiserver.crt"
+			--service-account-private-key-file "$DIR/sa.key" --use-service-account-credentials)
+	fi
 	"$BIN/kube-controller-manager" --kubeconfig "$DIR/kubeconfig" \
 		--controllers "$ACKNET_RIG_CONTROLLERS" --leader-elect=false \
-		--bind-address 127.0.0.1 --secure-port "$kcm_port" --cert-dir "$DIR/certs/kcm" \
+		--bind-address 127.0.0.1 --secure-port "$kcm_port" --cert-dir "$DIR/certs/kcm" "${extra[@]}" \
 		>"$DIR/kube-controller-manager.log" 2>&1 &
 	echo $! >"$DIR/kube-controller-manager.pid"
 	"$BIN/kube-scheduler" --kubeconfig "$DIR/kubeconfig" --leader-elect=false \
@@ -151,12 +177,80 @@ start_controllers() {
 	echo $! >"$DIR/kube-scheduler.pid"
 }
 
+# make_pki: a CA for the nodes' kubelet client certificates and for the API
+# server's client certificate towards the kubelets.
+make_pki() {
+	local p="$DIR/pki"
+	mkdir -p "$p"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$p/ca.key" -out "$p/ca.crt" -days 30 -subj "/CN=acknet-rig-ca" 2>/dev/null
+	openssl genrsa -out "$p/apiserver-kubelet-client.key" 2048 2>/dev/null
+	openssl req -new -key "$p/apiserver-kubelet-client.key" -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" \
+		-out "$p/client.csr" 2>/dev/null
+	openssl x509 -req -in "$p/client.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial -days 30 \
+		-out "$p/apiserver-kubelet-client.crt" 2>/dev/null
+	rm -f "$p/client.csr"
+}
+
+# start_vpc: the rig's VPC namespace with its bridge and gateway, and rignet:
+# the API server's egress into it, and the API server's port on the gateway
+# address, where nodes and pods reach it (the lease reconciler publishes that
+# address as the kubernetes Service's endpoint).
+start_vpc() {
+	local api_port="$1" vpc
+	vpc="$(rig_id)-vpc"
+	make_pki
+	echo "$api_port" >"$DIR/api.port"
+	ip netns del "$vpc" 2>/dev/null || true
+	ip netns add "$vpc"
+	ip -n "$vpc" link set lo up
+	ip -n "$vpc" link add vpc0 type bridge
+	ip -n "$vpc" addr add "$VPC_GATEWAY/24" dev vpc0
+	ip -n "$vpc" link set vpc0 up
+	ip netns exec "$vpc" sysctl -qw net.ipv4.ip_forward=1
+	cat >"$DIR/egress.yaml" <<-EOT
+		apiVersion: apiserver.k8s.io/v1beta1
+		kind: EgressSelectorConfiguration
+		egressSelections:
+		- name: cluster
+		  connection:
+		    proxyProtocol: HTTPConnect
+		    transport:
+		      uds:
+		        udsName: $DIR/egress.sock
+	EOT
+	"$BIN/rignet" -netns "/run/netns/$vpc" -egress-uds "$DIR/egress.sock" \
+		-forward "$VPC_GATEWAY:$api_port=127.0.0.1:$api_port" >"$DIR/rignet.log" 2>&1 &
+	echo $! >"$DIR/rignet.pid"
+}
+
+# nodes_up: the ACK add-ons (Flannel, kube-proxy), then the nodes, then wait
+# until every node is Ready (its CNI config installed by the Flannel pod).
+nodes_up() {
+	local k=("$BIN/kubectl" --kubeconfig "$DIR/kubeconfig") i
+	sed -e "s|@API_SERVER@|https://$VPC_GATEWAY:$(cat "$DIR/api.port")|g" -e "s|@CLUSTER_CIDR@|$CLUSTER_CIDR|g" \
+		"$ROOT/hack/rig/ack-flannel.yaml" | "${k[@]}" apply -f - >/dev/null || return 1
+	for ((i = 0; i < NODES; i++)); do
+		"$ROOT/hack/node.sh" up "$i" || return 1
+	done
+	if ! "${k[@]}" wait --for=condition=Ready nodes --all --timeout=180s >/dev/null; then
+		log "nodes not Ready after 180s:"
+		"${k[@]}" get nodes -o wide >&2 || true
+		return 1
+	fi
+	log "$NODES real nodes Ready"
+}
+
 up() {
 	if alive kube-apiserver && alive etcd && alive kwok; then
 		log "already up ($DIR)"
 		return 0
 	fi
-	"$ROOT/hack/build-rig.sh"
+	if ((NODES > 0)); then
+		[[ "$(id -u)" == 0 ]] || { log "ACKNET_RIG_NODES needs root"; return 1; }
+		"$ROOT/hack/build-rig.sh" --nodes
+	else
+		"$ROOT/hack/build-rig.sh"
+	fi
 	[[ -d "$DIR" ]] && down >/dev/null 2>&1
 	mkdir -p "$DIR/certs" "$DIR/etcd"
 	: >"$DIR/ports"
@@ -182,10 +276,17 @@ up() {
 		echo "$(openssl rand -hex 16),acknet-noevents,uid-noevents,\"acknet:noevents\""
 	} >"$DIR/tokens.csv"
 
+	local node_args=(--advertise-address 127.0.0.1 --endpoint-reconciler-type none)
+	if ((NODES > 0)); then
+		start_vpc "$api_port"
+		node_args=(--advertise-address "$VPC_GATEWAY" --endpoint-reconciler-type lease
+			--egress-selector-config-file "$DIR/egress.yaml" --kubelet-preferred-address-types InternalIP
+			--client-ca-file "$DIR/pki/ca.crt"
+			--kubelet-client-certificate "$DIR/pki/apiserver-kubelet-client.crt" --kubelet-client-key "$DIR/pki/apiserver-kubelet-client.key")
+	fi
 	"$BIN/kube-apiserver" \
 		--etcd-servers "http://127.0.0.1:$etcd_port" \
-		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-		--endpoint-reconciler-type none \
+		--bind-address 127.0.0.1 --secure-port "$api_port" "${node_args[@]}" \
 		--cert-dir "$DIR/certs" \
 		--token-auth-file "$DIR/tokens.csv" \
 		--authorization-mode Node,RBAC \
@@ -210,8 +311,20 @@ up() {
 		if curl -fsk -H "Authorization: Bearer $token" "https://127.0.0.1:$api_port/readyz" >/dev/null 2>&1; then
 			"$BIN/kubectl" --kubeconfig "$DIR/kubeconfig" apply -f "$ROOT/hack/rig/rbac.yaml" >/dev/null
 			start_kwok "$kwok_port"
+			if ((NODES > 0)); then
+				ACKNET_RIG_CONTROLLERS="${ACKNET_RIG_CONTROLLERS:-*}"
+			fi
 			if [[ -n "${ACKNET_RIG_CONTROLLERS:-}" ]]; then
 				start_controllers
+			fi
+			if ((NODES > 0)) && ! nodes_up; then
+				if [[ -n "${ACKNET_RIG_KEEP_ON_FAILURE:-}" ]]; then
+					log "nodes failed; left up for inspection (ACKNET_RIG_KEEP_ON_FAILURE): $DIR"
+				else
+					log "nodes failed; logs under $DIR/nodes/*/root/var/log/acknet-rig/ are removed with the rig (keep them with ACKNET_RIG_KEEP_ON_FAILURE=1)"
+					down
+				fi
+				return 1
 			fi
 			log "up in ${i}x0.5s: KUBECONFIG=$DIR/kubeconfig"
 			return 0

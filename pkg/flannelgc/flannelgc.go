@@ -21,7 +21,8 @@ type Allocation struct {
 	IP          netip.Addr
 	ContainerID string
 	IfName      string
-	ModTime     time.Time
+	// ModTime is zero when the node could not tell.
+	ModTime time.Time
 }
 
 // Runtime is what the container runtime listed on the node.
@@ -96,6 +97,8 @@ func Decide(in Input) Plan {
 			p.Kept = append(p.Kept, Kept{a, "live sandbox"})
 		case holders[a.IP] != "":
 			p.Kept = append(p.Kept, Kept{a, "held by pod " + holders[a.IP]})
+		case a.ModTime.IsZero():
+			p.Kept = append(p.Kept, Kept{a, "age unknown (stat failed on the node)"})
 		case in.Now.Sub(a.ModTime) < in.MinAge:
 			p.Kept = append(p.Kept, Kept{a, fmt.Sprintf("younger than %s", in.MinAge)})
 		default:

@@ -93,6 +93,14 @@ func TestDecide(t *testing.T) {
 			wantLeaked: "172.20.1.3",
 		},
 		{
+			name: "an unknown age is never old enough, even with no minimum age",
+			in: Input{
+				Allocations: []Allocation{{Dir: "/var/lib/cni/networks/cb0", IP: netip.MustParseAddr("172.20.1.3"), ContainerID: idGone}},
+				Runtime:     live,
+			},
+			wantKept: "172.20.1.3:age unknown (stat failed on the node)",
+		},
+		{
 			name: "legacy file without container ID is kept",
 			in: Input{
 				Allocations: []Allocation{alloc("10.244.0.7", "", time.Hour)},

@@ -45,20 +45,23 @@ func randomSuffix() string {
 	return hex.EncodeToString(b)[:5]
 }
 
-// podName is acknet-<purpose>-<node>-<random>, cut to stay a valid name.
+// podName is acknet-<purpose>-<node>-<random>. A pod's name is its
+// hostname: dots become dashes (the API server warns about dotted names, and
+// ACK node names are cn-hangzhou.192.168.0.10), and the node part is cut so
+// the whole stays a 63-character DNS label (the annotation keeps the node).
 func podName(purpose, node, suffix string) string {
 	n := strings.ToLower(node)
 	n = strings.Map(func(r rune) rune {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' || r == '.' {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
 			return r
 		}
 		return '-'
 	}, n)
-	const maxNode = 200
+	maxNode := max(63-len("acknet-"+purpose+"--"+suffix), 1)
 	if len(n) > maxNode {
 		n = n[:maxNode]
 	}
-	n = strings.Trim(n, "-.")
+	n = strings.Trim(n, "-")
 	return "acknet-" + purpose + "-" + n + "-" + suffix
 }
 

@@ -11,7 +11,7 @@ import (
 
 func TestPodSpec(t *testing.T) {
 	p := PodSpec("kube-system", "img:1", "flannel-gc", "cn-hangzhou.192.168.0.10", "a1b2c", 3*time.Minute)
-	if p.Name != "acknet-flannel-gc-cn-hangzhou.192.168.0.10-a1b2c" {
+	if p.Name != "acknet-flannel-gc-cn-hangzhou-192-168-0-10-a1b2c" {
 		t.Errorf("name %s", p.Name)
 	}
 	s := p.Spec
@@ -29,7 +29,7 @@ func TestPodSpec(t *testing.T) {
 		t.Errorf("labels %v annotations %v", p.Labels, p.Annotations)
 	}
 	long := PodSpec("ns", "img", "x", strings.Repeat("N", 300)+"_!", "s", time.Minute)
-	if len(long.Name) > 253 || strings.ContainsAny(long.Name, "N_!") {
+	if len(long.Name) > 63 || strings.ContainsAny(long.Name, "N_!.") || !strings.HasSuffix(long.Name, "-s") {
 		t.Errorf("name not sanitized: %s", long.Name)
 	}
 }

@@ -50,8 +50,12 @@ func TestIPVSModules(t *testing.T) {
 		out, stderr, err = h.run(sh, IPVSModules, env)
 		if applets {
 			r, _ = ParseModules(out)
-			if err == nil || r.Failed["ip_vs_lc"] == "" || strings.Join(r.Persisted, ",") != "nf_conntrack" {
+			// A load failed: nothing is persisted, not even what is loaded.
+			if err == nil || r.Failed["ip_vs_lc"] == "" || len(r.Persisted) != 0 {
 				t.Errorf("busybox apply: err %v, %+v", err, r)
+			}
+			if _, err := os.Stat(filepath.Join(h.root, "etc/modules-load.d/ack-ipvs-modules.conf")); err == nil {
+				t.Error("the persist file was written although a module could not be loaded")
 			}
 			return
 		}
@@ -132,6 +136,39 @@ func TestIPVSTimeoutWithoutIpvsadm(t *testing.T) {
 		_, stderr, err := h.run(sh, IPVSTimeout, nil)
 		if err == nil || !strings.Contains(stderr, "yum install -y ipvsadm") {
 			t.Errorf("err %v stderr %q", err, stderr)
+		}
+	})
+}
+
+// A kernel without module support (no /proc/modules, as on the rig's nodes):
+// what /sys/module shows is built in, needs no persisting, and an apply that
+// cannot load ip_vs writes nothing.
+func TestIPVSModulesBuiltinKernel(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		h := newFakeHost(t)
+		h.file("sys/module/nf_conntrack/parameters/hashsize", "262144\n")
+		h.stub("modinfo", "exit 1")
+		h.stub("modprobe", `echo "modprobe: FATAL: Module $1 not found in directory /lib/modules/6.18.44" >&2; exit 1`)
+		env := map[string]string{"SCHEDULER": "rr", "APPLY": "1", "PERSIST_FILE": "/etc/modules-load.d/ack-ipvs-modules.conf"}
+		out, _, err := h.run(sh, IPVSModules, env)
+		if err == nil {
+			t.Fatalf("want a non-zero exit:\n%s", out)
+		}
+		r, perr := ParseModules(out)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		for _, m := range r.Modules {
+			builtin := m.Name == "nf_conntrack"
+			if m.Builtin != builtin || m.Loaded != builtin || m.Persisted != builtin {
+				t.Errorf("%+v", m)
+			}
+		}
+		if len(r.Failed) != 2 || len(r.Persisted) != 0 {
+			t.Errorf("failed %v persisted %v", r.Failed, r.Persisted)
+		}
+		if _, err := os.Stat(filepath.Join(h.root, "etc/modules-load.d")); err == nil {
+			t.Error("modules-load.d was created although nothing could be loaded")
 		}
 	})
 }

@@ -65,8 +65,15 @@ const HostPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 // positional parameters. chroot rather than nsenter: the pod already shares
 // the host's network and PID namespaces, and chroot needs nothing in the
 // image beyond busybox.
+//
+// With hostRoot "" the script runs in the debug image's own root (the probe
+// dials with the image's nc). env is then found through the image's PATH:
+// the upstream busybox image has every applet in /bin and no /usr/bin/env.
 func Command(s Script, hostRoot string, env map[string]string, args ...string) ([]string, error) {
-	argv := []string{"chroot", hostRoot, "/usr/bin/env", "-i", "PATH=" + HostPath}
+	argv := []string{"env", "-i", "PATH=" + HostPath}
+	if hostRoot != "" {
+		argv = []string{"chroot", hostRoot, "/usr/bin/env", "-i", "PATH=" + HostPath}
+	}
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)

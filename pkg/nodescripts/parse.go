@@ -39,9 +39,14 @@ func ParseScan(out string) (*ScanResult, error) {
 			if err != nil {
 				return fmt.Errorf("bad alloc record %q: %w", strings.Join(f, " "), err)
 			}
-			mtime, _ := strconv.ParseInt(at(f, 5), 10, 64)
+			// "-" (stat failed) or anything else unusable stays the zero
+			// time: an unknown age, which the decision never releases.
+			var mod time.Time
+			if mtime, err := strconv.ParseInt(at(f, 5), 10, 64); err == nil && mtime > 0 {
+				mod = time.Unix(mtime, 0)
+			}
 			r.Allocations = append(r.Allocations, flannelgc.Allocation{
-				Dir: at(f, 1), IP: ip, ContainerID: at(f, 3), IfName: at(f, 4), ModTime: time.Unix(mtime, 0),
+				Dir: at(f, 1), IP: ip, ContainerID: at(f, 3), IfName: at(f, 4), ModTime: mod,
 			})
 		case "sandbox":
 			r.Runtime.Sandboxes = append(r.Runtime.Sandboxes, at(f, 1))
@@ -160,10 +165,12 @@ func at(f []string, i int) string {
 	return ""
 }
 
-// Module is one kernel module as ipvs-modules sees it.
+// Module is one kernel module as ipvs-modules sees it. A module built into
+// the kernel counts as loaded and persisted: it needs neither.
 type Module struct {
 	Name                         string
 	Loaded, Available, Persisted bool
+	Builtin                      bool
 }
 
 // ModulesResult is the parsed output of ipvs-modules.
@@ -181,8 +188,9 @@ func ParseModules(out string) (*ModulesResult, error) {
 	err := eachRecord(out, func(f []string) error {
 		switch f[0] {
 		case "module":
+			builtin := at(f, 4) == "builtin"
 			r.Modules = append(r.Modules, Module{Name: at(f, 1), Loaded: at(f, 2) == "loaded",
-				Available: at(f, 3) == "available", Persisted: at(f, 4) == "persisted"})
+				Available: at(f, 3) == "available", Persisted: at(f, 4) == "persisted" || builtin, Builtin: builtin})
 		case "loaded":
 			r.Loaded = append(r.Loaded, at(f, 1))
 		case "persisted":

@@ -167,6 +167,14 @@ func TestFlannelScanRuntimeFailures(t *testing.T) {
 		{name: "docker runtime", stubs: map[string]string{"docker": `echo ` + sandboxA},
 			runtime: "docker", ok: true, count: 1},
 		{name: "no runtime tool", runtime: "none", errPart: "neither crictl nor docker"},
+		// crictl without /etc/crictl.yaml warns on stderr; an empty listing
+		// stays empty (and is refused later), the warning is no sandbox.
+		{name: "crictl warns on stderr, lists nothing", stubs: map[string]string{"crictl": `echo 'WARN[0000] Config "/etc/crictl.yaml" does not exist, trying next: "/usr/bin/crictl.yaml"' >&2; echo 'WARN[0000] runtime connect using default endpoints: [unix:///run/containerd/containerd.sock]' >&2`},
+			runtime: "crictl", ok: true, count: 0},
+		{name: "crictl warns on stderr, lists two", stubs: map[string]string{"crictl": `echo 'WARN[0000] image connect using default endpoints' >&2; echo ` + sandboxA + `; echo ` + sandboxB},
+			runtime: "crictl", ok: true, count: 2},
+		{name: "a word that is no ID on stdout", stubs: map[string]string{"crictl": `echo ` + sandboxA + `; echo 'level=warning'`},
+			runtime: "crictl", errPart: "unexpected word in the sandbox listing: level=warning"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,6 +197,26 @@ func TestFlannelScanRuntimeFailures(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// A file whose age cannot be read must not look old enough to release. Under
+// dash only: busybox sh runs its own stat applet ahead of any PATH stub.
+func TestFlannelScanStatFails(t *testing.T) {
+	h := newFakeHost(t)
+	h.alloc("var/lib/cni/networks/cb0", "172.20.1.2", goneC)
+	h.stub("crictl", "echo "+sandboxA)
+	h.stub("stat", `echo "stat: cannot statx '$3': Permission denied" >&2; exit 1`)
+	out, stderr, err := h.run([]string{"dash"}, FlannelScan, scanEnv)
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	if !strings.Contains(out, "alloc\t/var/lib/cni/networks/cb0\t172.20.1.2\t"+goneC+"\teth0\t-\n") {
+		t.Errorf("want an unknown mtime (-):\n%s", out)
+	}
+	r, err := ParseScan(out)
+	if err != nil || len(r.Allocations) != 1 || !r.Allocations[0].ModTime.IsZero() {
+		t.Fatalf("%v %+v", err, r)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -47,9 +48,10 @@ type FlannelGCOptions struct {
 	genericiooptions.IOStreams
 	Global *GlobalOptions
 	NodeOptions
-	Apply  bool
-	Yes    bool
-	MinAge time.Duration
+	Apply       bool
+	Yes         bool
+	MinAge      time.Duration
+	LockTimeout time.Duration
 
 	network  string
 	ipamDirs []string
@@ -73,10 +75,12 @@ only when all of these hold:
 It refuses a node whose runtime listing failed, or came back empty while the
 node has allocations or pods.
 
-Without --apply nothing changes. With --apply, under the IPAM lock that
-host-local itself takes, each file is read again and moved only if it still
-names the same container, into a backup directory outside the network
-directory; the output says how to restore it.`,
+Without --apply nothing changes. With --apply (after a confirmation, or with
+--yes) each node is scanned again in a fresh debug pod, and only what both
+scans call leaked is released: under the IPAM lock that host-local itself
+takes (waiting at most --lock-timeout), each file is read again and moved only
+if it still names the same container, into a backup directory outside the
+network directory; the output says how to restore it.`,
 		Example: flannelGCExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -93,6 +97,7 @@ directory; the output says how to restore it.`,
 	cmd.Flags().BoolVar(&o.Apply, "apply", false, "Move the leaked files aside (default: dry run)")
 	cmd.Flags().BoolVar(&o.Yes, "yes", false, "With --apply: do not ask for confirmation")
 	cmd.Flags().DurationVar(&o.MinAge, "min-age", 10*time.Minute, "Never release an allocation younger than this")
+	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 30*time.Second, "With --apply: how long to wait for the IPAM lock held by CNI; then move nothing on that node")
 	return cmd
 }
 
@@ -145,6 +150,9 @@ func (o *FlannelGCOptions) Validate() error {
 	if o.MinAge < 0 {
 		return usageErr("--min-age must not be negative")
 	}
+	if o.LockTimeout < time.Second || o.LockTimeout > 10*time.Minute {
+		return usageErr("--lock-timeout must be between 1s and 10m")
+	}
 	if o.Apply && !o.Yes && !interactive(o.IOStreams) {
 		return usageErr("--apply asks for confirmation: not run on a terminal, so pass --yes to confirm")
 	}
@@ -155,11 +163,14 @@ func (o *FlannelGCOptions) Validate() error {
 type nodePlan struct {
 	plan     flannelgc.Plan
 	now      time.Time
+	runtime  flannelgc.Runtime
 	moved    []nodescripts.ApplyRecord
 	restores []string
 }
 
-// Run scans, decides, prints and, with --apply, moves files.
+// Run scans, decides, prints and, with --apply, moves files. Files move only
+// after a second scan, in a fresh debug pod, calls them leaked again: with
+// --yes as well as after the prompt.
 func (o *FlannelGCOptions) Run(ctx context.Context) error {
 	nodes, err := o.resolve(ctx, o.client)
 	if err != nil {
@@ -173,7 +184,6 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
 	defer stop()
 
-	applyNow := o.Apply && o.Yes
 	plans := map[string]*nodePlan{}
 	var mu sync.Mutex
 	results := runner.Run(ctx, "flannel-gc", nodes, func(ctx context.Context, s *nodeexec.Session) error {
@@ -181,37 +191,30 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if applyNow && np.plan.Refused == "" {
-			if err := o.apply(ctx, s, np); err != nil {
-				return err
-			}
-		}
 		mu.Lock()
 		plans[s.Node] = np
 		mu.Unlock()
 		return nil
 	})
-	o.printPlans(nodes, plans, applyNow)
+	if !o.Apply || !o.Yes {
+		o.printPlans(nodes, plans, false)
+	}
 
-	if o.Apply && !o.Yes && ctx.Err() == nil {
+	if o.Apply && ctx.Err() == nil {
 		confirmed := map[string]*nodePlan{}
-		for n, np := range plans {
-			if np.plan.Refused == "" && len(np.plan.Leaked) > 0 {
+		var targets []string
+		for _, n := range nodes {
+			if np := plans[n]; np != nil && np.plan.Refused == "" && len(np.plan.Leaked) > 0 {
 				confirmed[n] = np
-			}
-		}
-		if len(confirmed) == 0 {
-			fmt.Fprintln(o.Out, "nothing to release")
-		} else if askYes(o.IOStreams, fmt.Sprintf("Move the leaked files of %d nodes aside? [y/N] ", len(confirmed))) {
-			var targets []string
-			for n := range confirmed {
 				targets = append(targets, n)
 			}
-			sort.Strings(targets)
-			// Scan again in a fresh pod and release only what both scans
-			// call leaked: time has passed since the first one.
+		}
+		switch {
+		case len(targets) == 0:
+			fmt.Fprintln(o.Out, "nothing to release")
+		case o.Yes || askYes(o.IOStreams, fmt.Sprintf("Move the leaked files of %d nodes aside? [y/N] ", len(targets))):
 			applied := map[string]*nodePlan{}
-			results = runner.Run(ctx, "flannel-gc", targets, func(ctx context.Context, s *nodeexec.Session) error {
+			second := runner.Run(ctx, "flannel-gc", targets, func(ctx context.Context, s *nodeexec.Session) error {
 				np, err := o.scanAndDecide(ctx, s, pods[s.Node], confirmed[s.Node])
 				if err != nil {
 					return err
@@ -227,18 +230,39 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 				return nil
 			})
 			o.printPlans(targets, applied, true)
-			plans = applied
+			for n, np := range applied {
+				plans[n] = np
+			}
+			results = mergeResults(results, second)
+		default:
+			fmt.Fprintln(o.Out, "not confirmed; nothing changed")
 		}
 	}
 	if err := nodeFailures(results); err != nil {
 		return err
 	}
-	for _, np := range plans {
-		if np.plan.Refused != "" {
+	for _, n := range nodes {
+		if np := plans[n]; np != nil && np.plan.Refused != "" {
 			return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("refused on node %s: %s", np.plan.Node, np.plan.Refused)}
 		}
 	}
 	return nil
+}
+
+// mergeResults replaces the first run's result of each node that ran again.
+func mergeResults(first, second []nodeexec.Result) []nodeexec.Result {
+	again := map[string]nodeexec.Result{}
+	for _, r := range second {
+		again[r.Node] = r
+	}
+	out := make([]nodeexec.Result, len(first))
+	for i, r := range first {
+		if r2, ok := again[r.Node]; ok {
+			r = r2
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // scanAndDecide runs the scan script and decides. With only set, leaked
@@ -276,7 +300,7 @@ func (o *FlannelGCOptions) scanAndDecide(ctx context.Context, s *nodeexec.Sessio
 		}
 		plan.Leaked = leaked
 	}
-	return &nodePlan{plan: plan, now: scan.Now}, nil
+	return &nodePlan{plan: plan, now: scan.Now, runtime: scan.Runtime}, nil
 }
 
 // apply moves the leaked files, one exec per IPAM directory.
@@ -297,6 +321,7 @@ func (o *FlannelGCOptions) apply(ctx context.Context, s *nodeexec.Session, np *n
 		backup := path.Join(path.Dir(path.Dir(dir)), "acknet-backup", path.Base(dir)+"-"+stamp)
 		argv, err := nodescripts.Command(nodescripts.FlannelGCApply, s.HostRoot(), map[string]string{
 			"NETWORK_DIR": dir, "BACKUP_DIR": backup,
+			"LOCK_TIMEOUT": strconv.Itoa(int(o.LockTimeout / time.Second)),
 		}, byDir[dir]...)
 		if err != nil {
 			return err
@@ -330,9 +355,10 @@ func (o *FlannelGCOptions) printPlans(nodes []string, plans map[string]*nodePlan
 		}
 		mode := "dry run"
 		if applied {
-			mode = "applied"
+			mode = "applied after a second scan"
 		}
-		fmt.Fprintf(w, "node %s: %d allocations, %d leaked (%s)\n", n, len(p.Leaked)+len(p.Kept), len(p.Leaked), mode)
+		fmt.Fprintf(w, "node %s: %d allocations, %d leaked (%s); the runtime (%s) lists %d sandboxes\n",
+			n, len(p.Leaked)+len(p.Kept), len(p.Leaked), mode, np.runtime.Name, len(np.runtime.Sandboxes))
 		if len(p.Leaked)+len(p.Kept) == 0 {
 			fmt.Fprintln(w)
 			continue

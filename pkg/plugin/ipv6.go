@@ -339,16 +339,12 @@ func (o *IPv6VerifyOptions) probe(ctx context.Context, runner *nodeexec.Runner, 
 	for _, t := range targets {
 		args = append(args, t.addr, t.port)
 	}
-	// The probe dials with the debug image's own busybox nc, so it runs in
-	// the image's root, not the host's; tests point both at a fake root.
-	root := "/"
-	if o.HostRoot != nodeexec.DefaultHostRoot {
-		root = o.HostRoot
-	}
 	env := map[string]string{"TIMEOUT": strconv.Itoa(int(o.DialTimeout.Seconds()))}
 	var mu sync.Mutex
 	results := runner.Run(ctx, "ipv6-probe", nodes, func(ctx context.Context, s *nodeexec.Session) error {
-		argv, err := nodescripts.Command(nodescripts.Probe, root, env, args...)
+		// The probe dials with the debug image's own busybox nc, so it runs
+		// in the image's root (""), not the host's.
+		argv, err := nodescripts.Command(nodescripts.Probe, "", env, args...)
 		if err != nil {
 			return err
 		}

@@ -162,12 +162,17 @@ func (o *IPVSModulesOptions) Run(ctx context.Context) error {
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NODE\tMODULE\tLOADED\tAVAILABLE\tPERSISTED\tACTION")
 	missing := 0
+	absent := map[string][]string{} // node -> modules the kernel cannot load
 	for _, n := range nodes {
 		r := res[n]
 		if r == nil {
 			continue
 		}
 		for _, m := range r.Modules {
+			unloadable := !m.Loaded && !m.Available
+			if unloadable {
+				absent[n] = append(absent[n], m.Name)
+			}
 			action := "-"
 			switch {
 			case r.Failed[m.Name] != "":
@@ -178,14 +183,29 @@ func (o *IPVSModulesOptions) Run(ctx context.Context) error {
 				action = "loaded"
 			case contains(r.Persisted, m.Name):
 				action = "persisted"
-			case !m.Loaded || !m.Persisted:
+			case !unloadable && (!m.Loaded || !m.Persisted):
 				missing++
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", n, m.Name, yesNo(m.Loaded), yesNo(m.Available), yesNo(m.Persisted), action)
+			persisted := yesNo(m.Persisted)
+			if m.Builtin {
+				persisted = "built-in"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", n, m.Name, yesNo(m.Loaded), yesNo(m.Available), persisted, action)
 		}
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	if len(absent) > 0 {
+		var lines []string
+		for _, n := range nodes {
+			if a := absent[n]; len(a) > 0 {
+				lines = append(lines, fmt.Sprintf("  %s: %s", n, strings.Join(a, ", ")))
+			}
+		}
+		fmt.Fprintf(o.Out, "%d nodes have kernels without these modules (neither loaded nor available to modprobe):\n%s\n"+
+			"kube-proxy cannot run in IPVS mode there (it logs \"can't use the IPVS proxier\"); --apply cannot add them: use an OS image with IPVS, or mode iptables\n",
+			len(lines), strings.Join(lines, "\n"))
 	}
 	if missing > 0 && !o.Apply {
 		fmt.Fprintf(o.Out, "%d modules not loaded or not persisted; to fix: kubectl acknet ipvs modules --scheduler %s <nodes> --apply\n", missing, o.Scheduler)
@@ -198,7 +218,7 @@ func (o *IPVSModulesOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if failed > 0 {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%d modules could not be loaded", failed)}
+		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%d modules could not be loaded; nothing was persisted on those nodes", failed)}
 	}
 	return nil
 }

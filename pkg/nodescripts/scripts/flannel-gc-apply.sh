@@ -6,6 +6,7 @@
 #   NETWORK_DIR  the network's IPAM directory, e.g. /var/lib/cni/networks/cb0
 #   BACKUP_DIR   where the files go; outside NETWORK_DIR, since host-local
 #                walks its directory recursively
+#   LOCK_TIMEOUT seconds to wait for the IPAM lock (default 30)
 #   HOST_ROOT    prefix of host paths; empty when run chrooted into the host
 # Arguments: pairs of IP CONTAINER_ID, as decided by the plan.
 # Output, one tab-separated record a line:
@@ -15,6 +16,7 @@ set -u
 : "${NETWORK_DIR:?NETWORK_DIR is required}"
 : "${BACKUP_DIR:?BACKUP_DIR is required}"
 root="${HOST_ROOT:-}"
+lock_timeout="${LOCK_TIMEOUT:-30}"
 dir="$root$NETWORK_DIR"
 backup="$root$BACKUP_DIR"
 
@@ -40,8 +42,8 @@ fi
 # host-local serialises allocations with flock on this file; hold it so no
 # allocation or release runs while files move.
 exec 9>>"$dir/lock" || exit 1
-if ! flock -x -w 30 9; then
-	echo "flannel-gc-apply: could not take the IPAM lock within 30s" >&2
+if ! flock -x -w "$lock_timeout" 9; then
+	echo "flannel-gc-apply: another process holds the IPAM lock $NETWORK_DIR/lock; gave up after ${lock_timeout}s, nothing moved" >&2
 	exit 1
 fi
 mkdir -p "$backup" || exit 1

@@ -10,9 +10,11 @@
 # Output, one tab-separated record a line:
 #   now      EPOCH
 #   dir      PATH  present|absent
-#   alloc    DIR  IP  CONTAINER_ID  IFNAME  MTIME_EPOCH
+#   alloc    DIR  IP  CONTAINER_ID  IFNAME  MTIME_EPOCH|-   (- when stat failed)
 #   runtime  NAME  ok|error  COUNT|MESSAGE
 #   sandbox  ID
+# Only the runtime's stdout is data: crictl warns on stderr (for example
+# when /etc/crictl.yaml is missing), and those words are no sandbox IDs.
 set -u
 : "${NETWORK:?NETWORK is required}"
 : "${IPAM_DIRS:?IPAM_DIRS is required}"
@@ -41,19 +43,29 @@ for base in $IPAM_DIRS; do
 		ifname="$(sed -n 2p "$f")"
 		id="$(printf '%s' "$id" | tr -d "\r$tab")"
 		ifname="$(printf '%s' "$ifname" | tr -d "\r$tab")"
-		mtime="$(stat -c %Y "$f" 2>/dev/null || echo 0)"
+		# An unknown age must never read as "old enough to release".
+		mtime="$(stat -c %Y "$f" 2>/dev/null)" || mtime=-
+		case "$mtime" in '' | *[!0-9]*) mtime=- ;; esac
 		printf 'alloc\t%s\t%s\t%s\t%s\t%s\n' "$dir" "$name" "$id" "$ifname" "$mtime"
 	done
 done
 
-# Sandboxes in every state: a NotReady sandbox still owns its IP.
+# Sandboxes in every state: a NotReady sandbox still owns its IP. On
+# failure the listing is run again for its stderr, the error message.
 list_sandboxes() {
 	if command -v crictl >/dev/null 2>&1; then
 		runtime=crictl
-		out="$(crictl pods -q 2>&1)" || return 1
+		out="$(crictl pods -q 2>/dev/null)" || {
+			out="$(crictl pods -q 2>&1 >/dev/null)"
+			return 1
+		}
 	elif command -v docker >/dev/null 2>&1; then
 		runtime=docker
-		out="$(docker ps -a -q --no-trunc --filter label=io.kubernetes.docker.type=podsandbox 2>&1)" || return 1
+		set -- ps -a -q --no-trunc --filter label=io.kubernetes.docker.type=podsandbox
+		out="$(docker "$@" 2>/dev/null)" || {
+			out="$(docker "$@" 2>&1 >/dev/null)"
+			return 1
+		}
 	else
 		runtime=none
 		out="neither crictl nor docker found on the node"
@@ -66,11 +78,22 @@ runtime=""
 out=""
 if list_sandboxes; then
 	count=0
+	bad=""
 	for id in $out; do
-		printf 'sandbox\t%s\n' "$id"
-		count=$((count + 1))
+		case "$id" in
+		*[!0-9a-f]*) bad="$id" ;;
+		*) count=$((count + 1)) ;;
+		esac
 	done
-	printf 'runtime\t%s\tok\t%s\n' "$runtime" "$count"
+	if [ -n "$bad" ]; then
+		# Not an ID: the listing is not what it seems, so it proves nothing.
+		printf 'runtime\t%s\terror\tunexpected word in the sandbox listing: %s\n' "$runtime" "$(printf '%s' "$bad" | cut -c1-80)"
+	else
+		for id in $out; do
+			printf 'sandbox\t%s\n' "$id"
+		done
+		printf 'runtime\t%s\tok\t%s\n' "$runtime" "$count"
+	fi
 else
 	printf 'runtime\t%s\terror\t%s\n' "$runtime" "$(printf '%s' "$out" | tr '\t\n' '  ' | cut -c1-300)"
 fi

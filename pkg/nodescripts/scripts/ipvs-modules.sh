@@ -1,6 +1,8 @@
 # shellcheck shell=sh
 # ipvs-modules: whether the kernel modules kube-proxy's IPVS mode needs are
-# loaded, available and persisted; with APPLY=1 load and persist them.
+# loaded, available and persisted; with APPLY=1 load them, and only when all
+# are in the kernel, persist those that are not built in: a node where a load
+# fails is left exactly as it was.
 #
 # Environment:
 #   SCHEDULER     IPVS scheduler (validated in Go), e.g. rr or lc
@@ -8,7 +10,7 @@
 #   PERSIST_FILE  file under /etc/modules-load.d/ to append to
 #   HOST_ROOT     prefix of host paths; empty when run chrooted into the host
 # Output, one tab-separated record a line:
-#   module     NAME  loaded|not-loaded  available|unavailable  persisted|not-persisted
+#   module     NAME  loaded|not-loaded  available|unavailable  persisted|not-persisted|builtin
 #   loaded     NAME                 (APPLY=1: modprobe succeeded)
 #   persisted  NAME  FILE           (APPLY=1: line appended)
 #   failed     NAME  MESSAGE        (APPLY=1)
@@ -21,6 +23,14 @@ apply="${APPLY:-0}"
 is_loaded() {
 	# /sys/module also lists modules built into the kernel.
 	[ -d "$root/sys/module/$1" ] || grep -q "^$1 " "$root/proc/modules" 2>/dev/null
+}
+
+# Built into the kernel: present in /sys/module without being a loaded
+# module. A kernel without module support has no /proc/modules at all.
+is_builtin() {
+	[ -d "$root/sys/module/$1" ] || return 1
+	[ -r "$root/proc/modules" ] || return 0
+	! grep -q "^$1 " "$root/proc/modules"
 }
 
 is_available() {
@@ -41,28 +51,38 @@ is_persisted() {
 }
 
 status=0
-for m in ip_vs "ip_vs_$SCHEDULER" nf_conntrack; do
+mods="ip_vs ip_vs_$SCHEDULER nf_conntrack"
+todo_load=""
+todo_persist=""
+for m in $mods; do
 	l=not-loaded
 	a=unavailable
 	p=not-persisted
 	is_loaded "$m" && l=loaded
 	is_available "$m" && a=available
-	is_persisted "$m" && p=persisted
-	printf 'module\t%s\t%s\t%s\t%s\n' "$m" "$l" "$a" "$p"
-	[ "$apply" = 1 ] || continue
-	if [ "$l" = not-loaded ]; then
-		if out="$(modprobe "$m" 2>&1)"; then
-			printf 'loaded\t%s\n' "$m"
-		else
-			printf 'failed\t%s\t%s\n' "$m" "$(printf '%s' "$out" | tr '\t\n' '  ')"
-			status=1
-			continue
-		fi
+	if is_builtin "$m"; then
+		p=builtin
+	elif is_persisted "$m"; then
+		p=persisted
 	fi
-	if [ "$p" = not-persisted ]; then
-		mkdir -p "$root$(dirname "$PERSIST_FILE")" &&
-			printf '%s\n' "$m" >>"$root$PERSIST_FILE" &&
-			printf 'persisted\t%s\t%s\n' "$m" "$PERSIST_FILE"
+	printf 'module\t%s\t%s\t%s\t%s\n' "$m" "$l" "$a" "$p"
+	[ "$l" = not-loaded ] && todo_load="$todo_load $m"
+	[ "$p" = not-persisted ] && todo_persist="$todo_persist $m"
+done
+[ "$apply" = 1 ] || exit 0
+
+for m in $todo_load; do
+	if out="$(modprobe "$m" 2>&1)"; then
+		printf 'loaded\t%s\n' "$m"
+	else
+		printf 'failed\t%s\t%s\n' "$m" "$(printf '%s' "$out" | tr '\t\n' '  ')"
+		status=1
 	fi
 done
-exit "$status"
+[ "$status" = 0 ] || exit "$status"
+for m in $todo_persist; do
+	mkdir -p "$root$(dirname "$PERSIST_FILE")" &&
+		printf '%s\n' "$m" >>"$root$PERSIST_FILE" &&
+		printf 'persisted\t%s\t%s\n' "$m" "$PERSIST_FILE"
+done
+exit 0

@@ -17,19 +17,37 @@ sandbox_pid() {
 	ns="$1"
 	name="$2"
 	if command -v crictl >/dev/null 2>&1; then
-		id="$(crictl pods --label "io.kubernetes.pod.namespace=$ns" --label "io.kubernetes.pod.name=$name" --state ready -q 2>&1 | head -n 1)" || return 1
+		# stdout only: crictl warns on stderr, which is no sandbox ID.
+		set -- pods --label "io.kubernetes.pod.namespace=$ns" --label "io.kubernetes.pod.name=$name" --state ready -q
+		id="$(crictl "$@" 2>/dev/null)" || {
+			{ crictl "$@" >/dev/null; } 2>&1
+			return 1
+		}
+		id="$(printf '%s\n' "$id" | head -n 1)"
 		[ -n "$id" ] || {
 			echo "no ready sandbox"
 			return 1
 		}
-		crictl inspectp -o go-template --template '{{.info.pid}}' "$id" 2>&1
+		set -- inspectp -o go-template --template '{{.info.pid}}' "$id"
+		crictl "$@" 2>/dev/null || {
+			{ crictl "$@" >/dev/null; } 2>&1
+			return 1
+		}
 	elif command -v docker >/dev/null 2>&1; then
-		id="$(docker ps -q --filter "label=io.kubernetes.pod.namespace=$ns" --filter "label=io.kubernetes.pod.name=$name" --filter label=io.kubernetes.docker.type=podsandbox 2>&1 | head -n 1)" || return 1
+		set -- ps -q --filter "label=io.kubernetes.pod.namespace=$ns" --filter "label=io.kubernetes.pod.name=$name" --filter label=io.kubernetes.docker.type=podsandbox
+		id="$(docker "$@" 2>/dev/null)" || {
+			{ docker "$@" >/dev/null; } 2>&1
+			return 1
+		}
+		id="$(printf '%s\n' "$id" | head -n 1)"
 		[ -n "$id" ] || {
 			echo "no running sandbox"
 			return 1
 		}
-		docker inspect -f '{{.State.Pid}}' "$id" 2>&1
+		docker inspect -f '{{.State.Pid}}' "$id" 2>/dev/null || {
+			{ docker inspect -f "{{.State.Pid}}" "$id" >/dev/null; } 2>&1
+			return 1
+		}
 	else
 		echo "neither crictl nor docker found on the node"
 		return 1

@@ -42,8 +42,9 @@ test-fuzz: ## Each parser's and editor's fuzz target, briefly
 		go test ./pkg/$${t%%:*} -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
-test-e2e: rig ## End-to-end tests of the built binary against the local cluster
-	go test -count=1 -tags e2e ./test/e2e/...
+test-e2e: rig ## End-to-end tests of the built binary against the local cluster and its real nodes (root)
+	hack/build-rig.sh --nodes
+	go test -count=1 -timeout 45m -tags e2e ./test/e2e/...
 
 rig: ## Build the pinned etcd, kube-apiserver and kubectl (cached)
 	hack/build-rig.sh

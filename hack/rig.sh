@@ -10,6 +10,7 @@
 #   hack/rig.sh down   stop every process by its recorded PID, keep nothing
 #   hack/rig.sh env    print export lines (KUBECONFIG, ACKNET_RIG_DIR)
 #   hack/rig.sh status say whether it runs
+#   hack/rig.sh vpc    print the network namespace of the rig's VPC (real nodes)
 #
 # ACKNET_RIG_DIR selects the rig's state directory (default .cache/rig/run/default).
 # ACKNET_RIG_CONTROLLERS=daemonset (a kube-controller-manager --controllers
@@ -343,6 +344,7 @@ env)
 	echo "export KUBECONFIG=$DIR/kubeconfig"
 	echo "export ACKNET_RIG_DIR=$DIR"
 	;;
+vpc) echo "$(rig_id)-vpc" ;;
 status)
 	if alive kube-apiserver && alive etcd && alive kwok; then echo "up: KUBECONFIG=$DIR/kubeconfig"; else
 		echo "down"
@@ -350,7 +352,7 @@ status)
 	fi
 	;;
 *)
-	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

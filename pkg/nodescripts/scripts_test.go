@@ -171,7 +171,7 @@ func TestFlannelScanRuntimeFailures(t *testing.T) {
 		// stays empty (and is refused later), the warning is no sandbox.
 		{name: "crictl warns on stderr, lists nothing", stubs: map[string]string{"crictl": `echo 'WARN[0000] Config "/etc/crictl.yaml" does not exist, trying next: "/usr/bin/crictl.yaml"' >&2; echo 'WARN[0000] runtime connect using default endpoints: [unix:///run/containerd/containerd.sock]' >&2`},
 			runtime: "crictl", ok: true, count: 0},
-		{name: "crictl warns on stderr, lists two", stubs: map[string]string{"crictl": `echo 'WARN[0000] image connect using default endpoints' >&2; echo ` + sandboxA + `; echo ` + sandboxB},
+		{name: "crictl warns on stderr, lists two", stubs: map[string]string{"crictl": `echo 'time="2026-12-01T15:33:45Z" level=warning msg="runtime connect using default endpoints"' >&2; echo ` + sandboxA + `; echo ` + sandboxB},
 			runtime: "crictl", ok: true, count: 2},
 		{name: "a word that is no ID on stdout", stubs: map[string]string{"crictl": `echo ` + sandboxA + `; echo 'level=warning'`},
 			runtime: "crictl", errPart: "unexpected word in the sandbox listing: level=warning"},

@@ -196,9 +196,9 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 		mu.Unlock()
 		return nil
 	})
-	if !o.Apply || !o.Yes {
-		o.printPlans(nodes, plans, false)
-	}
+	// With --apply --yes the second scan's table is the one that counts;
+	// refusals of the first are shown either way.
+	o.printPlans(nodes, plans, false, o.Apply && o.Yes)
 
 	if o.Apply && ctx.Err() == nil {
 		confirmed := map[string]*nodePlan{}
@@ -211,7 +211,7 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 		}
 		switch {
 		case len(targets) == 0:
-			fmt.Fprintln(o.Out, "nothing to release")
+			fmt.Fprintln(o.Out, "nothing to release on the nodes scanned")
 		case o.Yes || askYes(o.IOStreams, fmt.Sprintf("Move the leaked files of %d nodes aside? [y/N] ", len(targets))):
 			applied := map[string]*nodePlan{}
 			second := runner.Run(ctx, "flannel-gc", targets, func(ctx context.Context, s *nodeexec.Session) error {
@@ -229,7 +229,7 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 				mu.Unlock()
 				return nil
 			})
-			o.printPlans(targets, applied, true)
+			o.printPlans(targets, applied, true, false)
 			for n, np := range applied {
 				plans[n] = np
 			}
@@ -340,7 +340,8 @@ func (o *FlannelGCOptions) apply(ctx context.Context, s *nodeexec.Session, np *n
 	return nil
 }
 
-func (o *FlannelGCOptions) printPlans(nodes []string, plans map[string]*nodePlan, applied bool) {
+// printPlans prints each node's plan; with onlyRefused only the refusals.
+func (o *FlannelGCOptions) printPlans(nodes []string, plans map[string]*nodePlan, applied, onlyRefused bool) {
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	leakedTotal := 0
 	for _, n := range nodes {
@@ -351,6 +352,9 @@ func (o *FlannelGCOptions) printPlans(nodes []string, plans map[string]*nodePlan
 		p := np.plan
 		if p.Refused != "" {
 			fmt.Fprintf(w, "node %s: REFUSED: %s\n\n", n, p.Refused)
+			continue
+		}
+		if onlyRefused {
 			continue
 		}
 		mode := "dry run"
@@ -389,7 +393,7 @@ func (o *FlannelGCOptions) printPlans(nodes []string, plans map[string]*nodePlan
 		leakedTotal += len(p.Leaked)
 	}
 	_ = w.Flush()
-	if !applied && leakedTotal > 0 {
+	if !applied && !onlyRefused && leakedTotal > 0 {
 		fmt.Fprintf(o.Out, "%d leaked IPs; nothing was changed. To release them: add --apply\n", leakedTotal)
 	}
 }

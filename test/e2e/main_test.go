@@ -2,7 +2,8 @@
 
 // Package e2e runs the built kubectl-acknet binary, as a user would, against
 // a real kube-apiserver (hack/rig.sh) loaded with the scenarios of
-// test/scenarios.
+// test/scenarios, and against a second rig with two real nodes (kubelet,
+// containerd, Flannel CNI, kube-proxy; hack/node.sh) for the node commands.
 package e2e
 
 import (
@@ -31,13 +32,20 @@ var (
 	kubeconfig string
 	binDir     string
 	rigBin     string
+
+	// The rig with real nodes.
+	realDir        string
+	realKubeconfig string
 )
+
+// realNodes is how many real nodes the second rig starts.
+const realNodes = 2
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
-func run(m *testing.M) int {
+func run(m *testing.M) (code int) {
 	_, file, _, _ := runtime.Caller(0)
 	repoRoot = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 	if err := os.MkdirAll(filepath.Join(repoRoot, ".cache"), 0o755); err != nil {
@@ -51,19 +59,49 @@ func run(m *testing.M) int {
 		return 1
 	}
 	rigBin = filepath.Join(repoRoot, ".cache", "rig", "bin")
-	env := append(os.Environ(), "ACKNET_RIG_DIR="+rigDir)
-	rig := func(arg string) error {
+	baseline = readMachineState()
+	realDir, err = os.MkdirTemp(filepath.Join(repoRoot, ".cache"), "rig-e2e-real-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	rig := func(dir, arg string, extra ...string) error {
 		cmd := exec.Command(filepath.Join(repoRoot, "hack", "rig.sh"), arg)
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, os.Stderr, os.Stderr
+		cmd.Env = append(append(os.Environ(), "ACKNET_RIG_DIR="+dir), extra...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		return cmd.Run()
 	}
-	// Down runs whatever happens, so no etcd or kube-apiserver outlives the tests.
-	defer func() { _ = rig("down") }()
-	if err := rig("up"); err != nil {
+	// Down runs whatever happens, so no etcd, kube-apiserver or node outlives
+	// the tests; then nothing of the rigs may be left on the machine.
+	defer func() {
+		_ = rig(rigDir, "down")
+		_ = rig(realDir, "down")
+		if left := rigLeftovers(); left != "" {
+			fmt.Fprintln(os.Stderr, "FAIL: the rigs left behind:\n"+left)
+			code = 1
+		}
+	}()
+	// The real nodes boot while the other rig starts; both need the binaries
+	// built first (one build at a time).
+	build := exec.Command(filepath.Join(repoRoot, "hack", "build-rig.sh"), "--nodes")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build rig:", err)
+		return 1
+	}
+	realUp := make(chan error, 1)
+	go func() { realUp <- rig(realDir, "up", fmt.Sprintf("ACKNET_RIG_NODES=%d", realNodes)) }()
+	if err := rig(rigDir, "up"); err != nil {
 		fmt.Fprintln(os.Stderr, "rig up:", err)
+		<-realUp
 		return 1
 	}
 	kubeconfig = filepath.Join(rigDir, "kubeconfig")
+	if err := <-realUp; err != nil {
+		fmt.Fprintln(os.Stderr, "rig up with real nodes:", err)
+		return 1
+	}
+	realKubeconfig = filepath.Join(realDir, "kubeconfig")
 
 	binDir, err = os.MkdirTemp("", "acknet-e2e-bin-")
 	if err != nil {
@@ -71,9 +109,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(binDir) }()
-	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "kubectl-acknet"), "./cmd/kubectl-acknet")
-	build.Dir, build.Stdout, build.Stderr = repoRoot, os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	gobuild := exec.Command("go", "build", "-o", filepath.Join(binDir, "kubectl-acknet"), "./cmd/kubectl-acknet")
+	gobuild.Dir, gobuild.Stdout, gobuild.Stderr = repoRoot, os.Stderr, os.Stderr
+	if err := gobuild.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build:", err)
 		return 1
 	}

@@ -42,6 +42,20 @@ func mods(loaded ...string) *nodescripts.ModulesResult {
 	return r
 }
 
+// noIPVSKernel is a kernel without IPVS, as the rig's: only nf_conntrack,
+// built in.
+func noIPVSKernel() *nodescripts.ModulesResult {
+	r := mods("nf_conntrack")
+	for i := range r.Modules {
+		if r.Modules[i].Name != "nf_conntrack" {
+			r.Modules[i].Available = false
+		} else {
+			r.Modules[i].Builtin = true
+		}
+	}
+	return r
+}
+
 // scan is a node with one live sandbox at 10.0.0.2 and, when leak is set, an
 // old allocation for each ip whose container is gone.
 func scan(leak bool, ips ...string) *nodescripts.ScanResult {

@@ -266,6 +266,7 @@ func checkCases() []checkCase {
 
 		// kubeproxy.proxier
 		{id: "kubeproxy.proxier", kind: kTrigger, name: "fell back", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("kube-system/kube-proxy-worker-abc", `W0501 11:59:01 server_others.go:578] Can't use the IPVS proxier: IPVS proxier will not be used because the following required kernel modules are not loaded: [ip_vs_lc]`), want: StatusFail, contains: "kube-system/Pod/kube-proxy-worker-abc"},
+		{id: "kubeproxy.proxier", kind: kTrigger, name: "current kube-proxy exits", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("kube-system/kube-proxy-worker-abc", `E1201 15:41:33.986734       1 server.go:137] "Error running ProxyServer" err="can't use the IPVS proxier: ipvs not supported"`), want: StatusFail, contains: "it exited: no Service is served from this node"},
 		{id: "kubeproxy.proxier", kind: kPass, name: "clean logs", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("kube-system/kube-proxy-worker-abc"), want: StatusPass},
 		{id: "kubeproxy.proxier", kind: kPass, name: "no --logs", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusSkip, contains: "--logs"},
 		{id: "kubeproxy.proxier", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables), want: StatusSkip, contains: "not applicable"},
@@ -296,6 +297,8 @@ func checkCases() []checkCase {
 		// node.ipvs-modules
 		{id: "node.ipvs-modules", kind: kTrigger, name: "scheduler module missing", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"mode: ipvs\nipvs:\n  scheduler: lc\n").
 			withNodes(map[string]*NodeFacts{"n1": {Modules: mods("ip_vs", "nf_conntrack")}}), want: StatusFail, contains: "ip_vs_lc not loaded"},
+		{id: "node.ipvs-modules", kind: kTrigger, name: "the kernel has no IPVS: --apply cannot help", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
+			withNodes(map[string]*NodeFacts{"n1": {Modules: noIPVSKernel()}}), want: StatusFail, contains: "the kernel has no ip_vs, ip_vs_rr (neither loaded nor available to modprobe)"},
 		{id: "node.ipvs-modules", kind: kPass, name: "all there", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
 			withNodes(map[string]*NodeFacts{"n1": {Modules: mods("ip_vs", "ip_vs_rr", "nf_conntrack")}}), want: StatusPass},
 		{id: "node.ipvs-modules", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables).withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},

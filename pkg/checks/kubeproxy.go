@@ -257,14 +257,22 @@ func kubeProxyProxier(e *Env) Result {
 				node = sp.Node
 			}
 		}
+		// Older kube-proxy fell back to iptables; current releases exit,
+		// and the node serves no Service at all.
+		what := "it exited: no Service is served from this node until it can start"
+		for _, l := range e.S.Logs.Lines[p] {
+			if strings.Contains(strings.ToLower(l), "using iptables proxier") {
+				what = "it fell back to iptables, ignoring the IPVS settings"
+			}
+		}
 		findings = append(findings, Finding{
 			Object:      ns + "/Pod/" + name,
 			Node:        node,
-			Message:     "kube-proxy cannot use IPVS (log: " + firstLine(e.S.Logs.Lines[p]) + "): the IPVS modules are missing and it fell back to iptables or exited",
-			Remediation: "kubectl acknet ipvs modules --node " + node + " --apply; or roll the config back and restart the node",
+			Message:     "kube-proxy cannot use IPVS (log: " + firstLine(e.S.Logs.Lines[p]) + "): " + what,
+			Remediation: "kubectl acknet ipvs modules --node " + node + " (load the modules with --apply where the kernel has them); where it does not, set mode: iptables in the kube-proxy ConfigMap and restart kube-proxy",
 		})
 	}
-	return WithFindings(StatusFail, "kube-proxy fell back from IPVS on "+count(len(pods), "pod"), findings)
+	return WithFindings(StatusFail, "kube-proxy cannot use IPVS on "+count(len(pods), "pod"), findings)
 }
 
 func firstLine(lines []string) string {

@@ -161,20 +161,29 @@ func nodeIPVSModules(e *Env) Result {
 			return
 		}
 		examined++
-		var problems []string
+		var problems, absent []string
 		required := map[string]bool{"ip_vs": true, "ip_vs_" + sched: true, "nf_conntrack": true}
 		for _, m := range f.Modules.Modules {
 			if !required[m.Name] {
 				continue
 			}
-			if !m.Loaded {
+			switch {
+			case !m.Loaded && !m.Available:
+				absent = append(absent, m.Name)
+			case !m.Loaded:
 				problems = append(problems, m.Name+" not loaded")
 			}
-			if m.Name == "ip_vs_"+sched && !m.Persisted {
+			if m.Name == "ip_vs_"+sched && m.Available && !m.Persisted {
 				problems = append(problems, m.Name+" not persisted under /etc/modules-load.d/")
 			}
 		}
-		if len(problems) > 0 {
+		switch {
+		case len(absent) > 0:
+			// Loading cannot help: the kernel does not have them.
+			findings = append(findings, Finding{Object: "node/" + n, Node: n,
+				Message:     "the kernel has no " + strings.Join(absent, ", ") + " (neither loaded nor available to modprobe): kube-proxy cannot run in IPVS mode here",
+				Remediation: "run the node on an OS image whose kernel has IPVS, or set kube-proxy mode: iptables in kube-proxy-worker and restart kube-proxy"})
+		case len(problems) > 0:
 			findings = append(findings, Finding{Object: "node/" + n, Node: n, Message: strings.Join(problems, "; "),
 				Remediation: "kubectl acknet ipvs modules --scheduler " + sched + " --node " + n + " --apply"})
 		}
@@ -212,7 +221,7 @@ func nodeIPVSTimeouts(e *Env) Result {
 		return *r
 	}
 	if len(byValue) == 0 {
-		return Skip("ipvsadm could not run on any node")
+		return Skip("no node reported IPVS timeouts (no ipvsadm, or no IPVS in use or in the kernel; kubectl acknet ipvs timeout says which)")
 	}
 	var parts []string
 	for v, nodes := range byValue {

@@ -1,7 +1,9 @@
 package nodescripts
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,6 +103,7 @@ func TestIPVSModulesLoadFailure(t *testing.T) {
 func TestIPVSTimeout(t *testing.T) {
 	forEachShell(t, func(t *testing.T, sh []string) {
 		h := newFakeHost(t)
+		h.file("proc/net/ip_vs", "IP Virtual Server version 1.2.1 (size=4096)\n")
 		state := filepath.Join(h.root, "timeouts")
 		if err := os.WriteFile(state, []byte("900 120 300"), 0o644); err != nil {
 			t.Fatal(err)
@@ -169,6 +172,24 @@ func TestIPVSModulesBuiltinKernel(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(h.root, "etc/modules-load.d")); err == nil {
 			t.Error("modules-load.d was created although nothing could be loaded")
+		}
+	})
+}
+
+// Without ip_vs in the kernel the script says so, sets nothing and loads
+// nothing (ipvsadm itself would try modprobe).
+func TestIPVSTimeoutWithoutIPVS(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		h := newFakeHost(t)
+		h.stub("ipvsadm", `echo "$@" >> "$HOST_ROOT/ipvsadm.log"; exit 1`)
+		h.stub("modprobe", "exit 1")
+		_, stderr, err := h.run(sh, IPVSTimeout, map[string]string{"TCP": "900", "TCPFIN": "120", "UDP": "10"})
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 4 || !strings.Contains(stderr, "the kernel has no IPVS") {
+			t.Errorf("err %v stderr %q", err, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(h.root, "ipvsadm.log")); err == nil {
+			t.Error("ipvsadm ran")
 		}
 	})
 }

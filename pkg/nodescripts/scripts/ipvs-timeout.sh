@@ -4,12 +4,24 @@
 #
 # Environment:
 #   TCP TCPFIN UDP  new timeouts in seconds (validated in Go); unset to read only
+#   HOST_ROOT       prefix of host paths; empty when run chrooted into the host
 # Output, one tab-separated record a line:
 #   timeout  old|current|new  TCP  TCPFIN  UDP
+# Exit 3: no ipvsadm; 4: no IPVS in use on the node (nothing read or set).
 set -u
+root="${HOST_ROOT:-}"
 if ! command -v ipvsadm >/dev/null 2>&1; then
 	echo "ipvsadm not found on the node; install it: yum install -y ipvsadm" >&2
 	exit 3
+fi
+# ipvsadm loads ip_vs when it is missing; this script changes no module.
+if [ ! -e "$root/proc/net/ip_vs" ]; then
+	if modprobe -n ip_vs >/dev/null 2>&1; then
+		echo "ip_vs is not loaded: IPVS is not in use on this node, so it has no IPVS timeouts (kube-proxy runs in iptables mode here?)" >&2
+	else
+		echo "the kernel has no IPVS (ip_vs is neither loaded nor available to modprobe): no IPVS timeouts to read or set, and kube-proxy cannot run in IPVS mode here" >&2
+	fi
+	exit 4
 fi
 
 read_timeouts() {

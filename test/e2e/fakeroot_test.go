@@ -13,9 +13,11 @@ import (
 )
 
 // fakeRoot is a host root for node scripts: busybox-static as the shell and
-// tools, /dev/null, stub crictl and flock, and the files a test writes. kwok
-// runs the debug pod's exec on this machine, and the scripts chroot into it
-// exactly as they chroot into /host on a real node.
+// tools, /dev/null, and the files and stubs a test writes. kwok runs the
+// debug pod's exec on this machine, and the scripts chroot into it exactly as
+// they chroot into /host on a real node. Only what this machine cannot have
+// is faked with it (a kernel with IPVS); every other node command is tested
+// on the real nodes.
 type fakeRoot struct {
 	t   *testing.T
 	dir string
@@ -58,9 +60,6 @@ func newFakeRoot(t *testing.T) *fakeRoot {
 	if err := syscall.Mknod(filepath.Join(dir, "dev/null"), syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
 		t.Fatalf("mknod /dev/null: %v", err)
 	}
-	// Debian's busybox has no flock applet; real nodes have util-linux's.
-	// The locking itself is tested under dash with the real flock.
-	r.stub("flock", "exit 0")
 	return r
 }
 

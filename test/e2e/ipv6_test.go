@@ -3,16 +3,10 @@
 package e2e
 
 import (
-	"context"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/kubectl-acknet/kubectl-acknet/test/scenario"
 )
 
 func TestIPv6VerifyScenarios(t *testing.T) {
@@ -54,70 +48,45 @@ func TestIPv6VerifyScenarios(t *testing.T) {
 	}
 }
 
-func TestIPv6ListenAndProbe(t *testing.T) {
-	load(t, "terway-healthy")
-	kwokNode(t, "kwok-v6-0")
-	ctx := context.Background()
-	cs := adminClient(t)
-	nginx := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "edge", Labels: map[string]string{scenario.LabelKey: "v6", "app": "nginx"}},
-		Spec: corev1.PodSpec{NodeName: "kwok-v6-0", Containers: []corev1.Container{{Name: "nginx", Image: "nginx:1.25",
-			Ports: []corev1.ContainerPort{{ContainerPort: 80}, {ContainerPort: 9090}}}}}}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "edge"}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "exists") {
-		t.Fatal(err)
-	}
-	if _, err := cs.CoreV1().ServiceAccounts("edge").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "exists") {
-		t.Fatal(err)
-	}
-	if _, err := cs.CoreV1().Pods("edge").Create(ctx, nginx, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitRunning(t, "edge", "nginx")
+// --listen reads a real pod's sockets on its node; --probe dials from the
+// real default image (busybox, applets in /bin only).
+func TestRealIPv6ListenAndProbe(t *testing.T) {
+	useRealRig(t)
+	ns := testNamespace(t, "edge")
+	// Port 80 on IPv4 only (nginx's default), 9090 on [::] (both families).
+	web := webPod(ns, "web", nodeName(0))
+	web.Spec.Containers[0].Command = []string{"sh", "-c", "mkdir -p /www && httpd -p 0.0.0.0:80 -h /www && exec httpd -f -p 9090 -h /www"}
+	web.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80}, {ContainerPort: 9090}}
+	createPod(t, web)
+	// A listener on the node's [::1] for the probe, which runs in the node's
+	// network namespace.
+	lo := webPod(ns, "loopback", nodeName(0))
+	lo.Labels = map[string]string{"app": "loopback"}
+	lo.Spec.HostNetwork = true
+	lo.Spec.Containers[0].Command = []string{"sh", "-c", "mkdir -p /www && exec httpd -f -p [::1]:18080 -h /www"}
+	lo.Spec.Containers[0].Ports = nil
+	createPod(t, lo)
+	podIP(t, ns, "web", "")
+	podIP(t, ns, "loopback", "")
 
-	// The node: crictl finds nginx's sandbox, its process 4242 listens on
-	// 0.0.0.0:80 (IPv4 only: nginx's default) and [::]:9090.
-	root := newFakeRoot(t)
-	root.stub("crictl", `case "$1" in
-pods) case "$*" in *io.kubernetes.pod.name=nginx*) echo sandbox-nginx;; esac ;;
-inspectp) echo 4242 ;;
-esac`)
-	root.write("proc/4242/net/tcp", "  sl  local_address rem_address   st\n   0: 00000000:0050 00000000:0000 0A\n", 0)
-	root.write("proc/4242/net/tcp6", "  sl  local_address rem_address   st\n   0: 00000000000000000000000000000000:2382 00000000000000000000000000000000:0000 0A\n", 0)
-	r := acknet(t, "ipv6", "verify", "-n", "edge", "--listen", "--host-root", root.dir, "-o", "json")
+	r := acknet(t, "ipv6", "verify", "-n", ns, "-l", "app=web", "--listen", "-o", "json")
 	rep := parseReport(t, r)
-	if rep.status("ipv6.listen") != "warn" || !strings.Contains(findingMessages(rep, "ipv6.listen"), "port 80 over IPv4 only") {
-		t.Errorf("ipv6.listen = %s (%s) %s", rep.status("ipv6.listen"), rep.summary("ipv6.listen"), findingMessages(rep, "ipv6.listen"))
+	msgs := findingMessages(rep, "ipv6.listen")
+	if rep.status("ipv6.listen") != "warn" || !strings.Contains(msgs, "port 80 over IPv4 only") || strings.Contains(msgs, "9090") {
+		t.Errorf("ipv6.listen = %s (%s) %s\n%s", rep.status("ipv6.listen"), rep.summary("ipv6.listen"), msgs, r.stderr)
 	}
-	t.Logf("--listen:\n%s", acknet(t, "ipv6", "verify", "-n", "edge", "--listen", "--host-root", root.dir).stdout)
+	t.Logf("--listen:\n%s", acknet(t, "ipv6", "verify", "-n", ns, "-l", "app=web", "--listen").stdout)
 
-	// The probe dials only loopback: an open and a refused port on [::1];
-	// no pod matches the selector, so no fake pod IP is ever dialled.
-	l, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-	open := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	c, _ := net.Listen("tcp6", "[::1]:0")
-	closed := strconv.Itoa(c.Addr().(*net.TCPAddr).Port)
-	_ = c.Close()
-	p := acknet(t, "ipv6", "verify", "-n", "edge", "-l", "app=none", "--probe", "--probe-node", "kwok-v6-0", "--host-root", root.dir,
-		"--external", "[::1]:"+open, "--external", "[::1]:"+closed, "-o", "json")
+	// Only the node's own loopback is dialled: an open and a closed port.
+	p := acknet(t, "ipv6", "verify", "-n", ns, "-l", "app=none", "--probe", "--probe-node", nodeName(0),
+		"--external", "[::1]:18080", "--external", "[::1]:18081", "-o", "json")
 	prep := parseReport(t, p)
 	if prep.status("ipv6.internet") != "info" || !strings.Contains(prep.summary("ipv6.internet"), "1 of 2 external IPv6 targets reachable") ||
 		!strings.Contains(findingMessages(prep, "ipv6.internet"), "refused") {
 		t.Errorf("ipv6.internet = %s (%s) %s\n%s", prep.status("ipv6.internet"), prep.summary("ipv6.internet"), findingMessages(prep, "ipv6.internet"), p.stderr)
 	}
-	t.Logf("--probe:\n%s", acknet(t, "ipv6", "verify", "-n", "edge", "-l", "app=none", "--probe", "--probe-node", "kwok-v6-0", "--host-root", root.dir,
-		"--external", "[::1]:"+open, "--external", "[::1]:"+closed).stdout)
+	t.Logf("--probe:\n%s", acknet(t, "ipv6", "verify", "-n", ns, "-l", "app=none", "--probe", "--probe-node", nodeName(0),
+		"--external", "[::1]:18080", "--external", "[::1]:18081").stdout)
 	if n := debugPodsLeft(t); n != 0 {
 		t.Errorf("%d debug pods left", n)
 	}

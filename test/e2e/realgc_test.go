@@ -116,6 +116,31 @@ func TestRealFlannelGC(t *testing.T) {
 		t.Logf("dry run:\n%s", r.stdout)
 	})
 
+	t.Run("doctor --node-checks sees the leak on the node", func(t *testing.T) {
+		r := acknet(t, "doctor", "--node-checks", "--node", node, "--checks", "node.*", "-o", "json")
+		rep := parseReport(t, r)
+		want := map[string]string{"node.flannel-ip-leak": "warn", "node.conntrack-usage": "pass", "node.flannel-ipam-tmpfs": "info",
+			"node.ipvs-modules": "skip", "node.ipvs-timeouts": "skip"}
+		for id, st := range want {
+			if got := rep.status(id); got != st {
+				t.Errorf("%s = %s (%s), want %s", id, got, rep.summary(id), st)
+			}
+		}
+		if objs := rep.findingObjects("node.flannel-ip-leak"); len(objs) != 1 || objs[0] != "node/"+node ||
+			!strings.Contains(findingMessages(rep, "node.flannel-ip-leak"), strconv.Itoa(len(wantLeaked))) {
+			t.Errorf("leak findings %v: %s", objs, findingMessages(rep, "node.flannel-ip-leak"))
+		}
+		if r.code != 0 {
+			t.Errorf("exit %d (nothing at fail): %s", r.code, r.stderr)
+		}
+		// Without --node-checks no debug pod is made and no node check runs.
+		plain := parseReport(t, acknet(t, "doctor", "-o", "json"))
+		if plain.status("node.conntrack-usage") != "(absent)" {
+			t.Error("node checks ran without --node-checks")
+		}
+		t.Logf("doctor --node-checks:\n%s", acknet(t, "doctor", "--node-checks", "--node", node, "--checks", "node.*").stdout)
+	})
+
 	t.Run("crictl without /etc/crictl.yaml: its warnings are no sandboxes", func(t *testing.T) {
 		conf := filepath.Join(nodeRoot(0), "etc/crictl.yaml")
 		if err := os.Rename(conf, conf+".off"); err != nil {

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"crypto/tls"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -105,38 +104,4 @@ func runInterruptedWith(t *testing.T, kc string, delay time.Duration, args ...st
 	kubeconfig = kc
 	defer func() { kubeconfig = old }()
 	return runInterrupted(t, delay, args...)
-}
-
-func TestInterruptDuringCreateAndDelete(t *testing.T) {
-	flannelCluster(t)
-	kwokNode(t, "kwok-int-0")
-	root := newFakeRoot(t)
-	root.write("proc/sys/net/netfilter/nf_conntrack_count", "1\n", 0)
-	root.write("proc/sys/net/netfilter/nf_conntrack_max", "100\n", 0)
-	args := []string{"conntrack", "--node", "kwok-int-0", "--host-root", root.dir}
-
-	var table []string
-	for _, tc := range []struct {
-		name   string
-		method string
-	}{
-		{"Ctrl-C while the pod is being created", http.MethodPost},
-		{"Ctrl-C while the pod is being deleted", http.MethodDelete},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			proxy := newSlowProxy(t, 3*time.Second, isPodCall(tc.method))
-			r := runInterruptedWith(t, proxy.kubeconfig, time.Second, args...)
-			// The plugin must have waited for the delete to finish before
-			// exiting; check at once, without waiting for anything.
-			left := debugPodsLeft(t)
-			if left != 0 {
-				t.Errorf("%d debug pods left; exit %d\n%s%s", left, r.code, r.stdout, r.stderr)
-			}
-			if !strings.Contains(r.stderr, "interrupted: deleting the debug pods") {
-				t.Errorf("the interrupt was not noticed:\n%s", r.stderr)
-			}
-			table = append(table, fmt.Sprintf("%-40s exit %d  pods left %d", tc.name, r.code, left))
-		})
-	}
-	t.Logf("interrupts:\n%s", strings.Join(table, "\n"))
 }

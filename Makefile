@@ -1,6 +1,7 @@
 # kubectl-acknet: build, test, lint and the local demo cluster.
 #
 #   make demo   start a local cluster that looks like a broken ACK cluster and run doctor on it
+#               (make demo DEMO_NODE=real: two real Flannel nodes for the node commands; root)
 #   make test   unit tests, fixture conformance, short fuzzing, and the end-to-end tests
 #               against a real kube-apiserver (builds the pinned rig binaries on first use)
 
@@ -23,6 +24,7 @@ FUZZTIME         ?= 5s
 FUZZ_TARGETS     := ackconf:FuzzParseENIConfig ackconf:FuzzParseFlannelCNI ackconf:FuzzParseKubeProxyConfig \
                     ackconf:FuzzCorefileClusterDomains ackconf:FuzzImageVersion confedit:FuzzJSONSet confedit:FuzzSetYAML
 DEMO_SCENARIO    ?= flannel-broken
+DEMO_NODE        ?=
 
 .PHONY: bench docs verify-docs dist krew-e2e all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
 
@@ -55,7 +57,21 @@ rig-up: ## Start the local cluster (see hack/rig.sh)
 rig-down: ## Stop the local cluster
 	hack/rig.sh down
 
-demo: build rig-up ## Local cluster with a broken-ACK scenario, then doctor on it
+ifeq ($(DEMO_NODE),real)
+demo: build ## Local cluster with a broken-ACK scenario (or, with DEMO_NODE=real, two real Flannel nodes), then doctor on it
+	ACKNET_RIG_NODES=2 hack/rig.sh up
+	KUBECONFIG=$(CURDIR)/.cache/rig/run/default/kubeconfig bin/kubectl-acknet doctor || true
+	@echo
+	@echo "The demo cluster with two real nodes (kubelet, containerd, Flannel, kube-proxy) is still up:"
+	@echo "  export KUBECONFIG=$(CURDIR)/.cache/rig/run/default/kubeconfig PATH=$(CURDIR)/bin:\$$PATH"
+	@echo "  kubectl acknet conntrack --all-nodes"
+	@echo "  kubectl acknet flannel gc --all-nodes"
+	@echo "  kubectl acknet ipvs modules --all-nodes"
+	@echo "Reboot node 0 the way IPs leak (containerd forgets its sandboxes, /var/lib/cni stays):"
+	@echo "  hack/node.sh stop 0 && hack/node.sh wipe-runtime 0 && hack/node.sh start 0"
+	@echo "Stop it with: make demo-down"
+else
+demo: build rig-up ## Local cluster with a broken-ACK scenario (or, with DEMO_NODE=real, two real Flannel nodes), then doctor on it
 	KUBECONFIG=$(CURDIR)/.cache/rig/run/default/kubeconfig go run ./hack/scenario load test/scenarios/$(DEMO_SCENARIO)
 	KUBECONFIG=$(CURDIR)/.cache/rig/run/default/kubeconfig bin/kubectl-acknet doctor || true
 	@echo
@@ -63,7 +79,9 @@ demo: build rig-up ## Local cluster with a broken-ACK scenario, then doctor on i
 	@echo "  export KUBECONFIG=$(CURDIR)/.cache/rig/run/default/kubeconfig PATH=$(CURDIR)/bin:\$$PATH"
 	@echo "  kubectl acknet doctor -o json"
 	@echo "Other scenarios: ls test/scenarios; make demo DEMO_SCENARIO=terway-broken"
+	@echo "Two real nodes for the node commands: make demo-down; make demo DEMO_NODE=real"
 	@echo "Stop it with: make demo-down"
+endif
 
 demo-down: rig-down
 

@@ -243,6 +243,10 @@ nodes_up() {
 
 up() {
 	if alive kube-apiserver && alive etcd && alive kwok; then
+		if ((NODES > 0)) && [[ ! -d "$DIR/nodes" ]]; then
+			log "a rig without real nodes is up in $DIR; stop it first (hack/rig.sh down)"
+			return 1
+		fi
 		log "already up ($DIR)"
 		return 0
 	fi

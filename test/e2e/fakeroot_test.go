@@ -92,17 +92,3 @@ func (r *fakeRoot) stub(name, body string) {
 		r.t.Fatal(err)
 	}
 }
-
-func (r *fakeRoot) exists(rel string) bool {
-	_, err := os.Stat(filepath.Join(r.dir, rel))
-	return err == nil
-}
-
-func (r *fakeRoot) list(rel string) []string {
-	entries, _ := os.ReadDir(filepath.Join(r.dir, rel))
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	return out
-}

@@ -93,7 +93,9 @@ func run(m *testing.M) (code int) {
 	go func() { realUp <- rig(realDir, "up", fmt.Sprintf("ACKNET_RIG_NODES=%d", realNodes)) }()
 	if err := rig(rigDir, "up"); err != nil {
 		fmt.Fprintln(os.Stderr, "rig up:", err)
-		<-realUp
+		if err := <-realUp; err != nil {
+			fmt.Fprintln(os.Stderr, "rig up with real nodes:", err)
+		}
 		return 1
 	}
 	kubeconfig = filepath.Join(rigDir, "kubeconfig")

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -88,7 +89,8 @@ func runSignalled(t *testing.T, sig syscall.Signal, delay time.Duration, args ..
 	_ = cmd.Process.Signal(sig)
 	err := cmd.Wait()
 	r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()
 	}
 	return r

@@ -10,6 +10,13 @@
 # the rig's own helpers (rignet, rigimage, pause) and the node images
 # (hack/build-images.sh). runc is built with cgo against Debian's
 # libseccomp; iptables, ipset, ipvsadm and conntrack come from Debian packages.
+# Why these: kubelet is the rig's Kubernetes (1.37), which learns the cgroup
+# driver from the CRI RuntimeConfig call that only containerd 2.x answers
+# (with 1.x it depends on a deprecated fallback), so containerd is v2.4.2
+# from the module proxy rather than Debian's 1.6; Debian's runc 1.1.5 cannot start
+# containerd 2.4's containers here ("can't get final child's PID from pipe"),
+# runc 1.5.3 can; the CNI plugins are v0.9.1, the last release that carried
+# the flannel plugin ACK's Flannel v0.15 delegates through.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

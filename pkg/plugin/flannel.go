@@ -153,6 +153,10 @@ func (o *FlannelGCOptions) Validate() error {
 	if o.LockTimeout < time.Second || o.LockTimeout > 10*time.Minute {
 		return usageErr("--lock-timeout must be between 1s and 10m")
 	}
+	// The wait for the lock happens inside the node's time limit.
+	if o.Apply && o.LockTimeout >= o.Timeout {
+		return usageErr("--lock-timeout (%s) must be shorter than --node-timeout (%s)", o.LockTimeout, o.Timeout)
+	}
 	if o.Apply && !o.Yes && !interactive(o.IOStreams) {
 		return usageErr("--apply asks for confirmation: not run on a terminal, so pass --yes to confirm")
 	}

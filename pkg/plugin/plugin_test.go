@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -124,5 +125,35 @@ func TestAskYes(t *testing.T) {
 		if got := askYes(streams, "go? [y/N] "); got != want || errOut.String() != "go? [y/N] " {
 			t.Errorf("%q: %t (prompt %q), want %t", in, got, errOut.String(), want)
 		}
+	}
+}
+
+func TestFlannelGCValidate(t *testing.T) {
+	base := func() *FlannelGCOptions {
+		return &FlannelGCOptions{network: "cb0", ipamDirs: []string{"/var/lib/cni/networks"}, Yes: true,
+			MinAge: 10 * time.Minute, LockTimeout: 30 * time.Second, NodeOptions: NodeOptions{Timeout: 2 * time.Minute}}
+	}
+	tests := []struct {
+		name string
+		mod  func(*FlannelGCOptions)
+		want string
+	}{
+		{"defaults", func(*FlannelGCOptions) {}, ""},
+		{"lock timeout below a second", func(o *FlannelGCOptions) { o.LockTimeout = 500 * time.Millisecond }, "between 1s and 10m"},
+		{"lock wait longer than the node may take", func(o *FlannelGCOptions) { o.Apply = true; o.LockTimeout = 3 * time.Minute },
+			"--lock-timeout (3m0s) must be shorter than --node-timeout (2m0s)"},
+		{"a dry run takes no lock", func(o *FlannelGCOptions) { o.LockTimeout = 3 * time.Minute }, ""},
+		{"negative min age", func(o *FlannelGCOptions) { o.MinAge = -time.Second }, "--min-age"},
+		{"network name with a slash", func(o *FlannelGCOptions) { o.network = "../x" }, "not a plain name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := base()
+			tt.mod(o)
+			err := o.Validate()
+			if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("err %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -252,14 +252,14 @@ func TestRealFlannelGC(t *testing.T) {
 	}
 }
 
-// holdLock takes host-local's lock of cb0 on node i for d, as a CNI ADD or
-// DEL would; it returns once the lock is held. The returned func waits for
-// the holder to end.
+// holdLock takes host-local's lock of cb0 on node i for at most d, as a CNI
+// ADD or DEL would; it returns once the lock is held. The returned func
+// releases it (if still held) and waits for the holder to end.
 func holdLock(t *testing.T, i int, d time.Duration) func() {
 	t.Helper()
-	secs := strconv.Itoa(int(d / time.Second))
+	sleep := "sleep " + strconv.Itoa(int(d/time.Second))
 	cmd := exec.Command(filepath.Join(repoRoot, "hack", "node.sh"), "exec", strconv.Itoa(i), "--",
-		"flock", "-x", "/var/lib/cni/networks/cb0/lock", "sh", "-c", "echo held; sleep "+secs)
+		"flock", "-x", "/var/lib/cni/networks/cb0/lock", "sh", "-c", "echo held; exec "+sleep)
 	cmd.Env = append(os.Environ(), "ACKNET_RIG_DIR="+realDir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -272,5 +272,8 @@ func holdLock(t *testing.T, i int, d time.Duration) func() {
 	if _, err := out.Read(buf); err != nil || string(buf[:4]) != "held" {
 		t.Fatalf("lock holder: %q %v", buf, err)
 	}
-	return func() { _ = cmd.Wait() }
+	return func() {
+		_, _ = onNode(t, i, "pkill", "-x", "-f", sleep)
+		_ = cmd.Wait()
+	}
 }

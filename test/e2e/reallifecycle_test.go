@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,17 +60,6 @@ func plantLeak(t *testing.T, i int) string {
 		}
 	})
 	return f
-}
-
-// holdLockFor holds cb0's IPAM lock on node i until the returned func is
-// called (or d passes).
-func holdLockFor(t *testing.T, i int, d time.Duration) func() {
-	t.Helper()
-	wait := holdLock(t, i, d)
-	return func() {
-		_, _ = onNode(t, i, "pkill", "-f", "sleep "+strconv.Itoa(int(d/time.Second)))
-		wait()
-	}
 }
 
 // runSignalled starts the plugin and sends sig after delay.
@@ -150,7 +138,7 @@ func TestRealDebugPodLifecycle(t *testing.T) {
 				kc = newSlowProxy(t, 3*time.Second, isPodCall(f.proxy)).kubeconfig
 			}
 			if f.lock {
-				defer holdLockFor(t, 0, 90*time.Second)()
+				defer holdLock(t, 0, 90*time.Second)()
 			}
 			var r result
 			if f.sig != 0 {
@@ -194,7 +182,7 @@ func TestRealDebugPodLifecycle(t *testing.T) {
 	// activeDeadlineSeconds (node timeout + 1m) ends it on the kubelet, and
 	// cleanup removes what is left.
 	t.Run("SIGKILL: the deadline ends the pod, cleanup removes it", func(t *testing.T) {
-		defer holdLockFor(t, 0, 150*time.Second)()
+		defer holdLock(t, 0, 150*time.Second)()
 		r := runSignalled(t, syscall.SIGKILL, 5*time.Second, "flannel", "gc", "--node", nodeName(0), "--apply", "--yes", "--lock-timeout", "15s", "--node-timeout", "20s")
 		if r.code != -1 {
 			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)

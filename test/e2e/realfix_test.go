@@ -1,0 +1,161 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// applyFix runs `fix ID --apply --yes --restart` and returns the backup's
+// name; the rollback (with a restart) runs when the test ends.
+func applyFix(t *testing.T, id string) {
+	t.Helper()
+	r := acknet(t, "fix", id, "--apply", "--yes", "--restart")
+	m := backupRe.FindStringSubmatch(r.stdout + r.stderr)
+	if r.code != 0 || m == nil {
+		t.Fatalf("fix %s: exit %d\n%s%s", id, r.code, r.stdout, r.stderr)
+	}
+	t.Cleanup(func() {
+		rb := acknet(t, "fix", "--rollback", m[1], "--yes", "--restart")
+		if rb.code != 0 {
+			t.Errorf("rollback %s: exit %d\n%s%s", m[1], rb.code, rb.stdout, rb.stderr)
+		}
+	})
+}
+
+// selfCall asks, from inside the pod, for its own Service: the FAQ's
+// hairpin case.
+func selfCall(t *testing.T, ns, pod, clusterIP string) error {
+	t.Helper()
+	var err error
+	for i := 0; i < 3; i++ {
+		cmd := kubectlCmd(t, "-n", ns, "exec", pod, "--", "nc", "-w", "2", clusterIP, "80")
+		if err = cmd.Run(); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// The Flannel fixes reach new pods on a real node: the Flannel pods install
+// the new cni-conf.json, and the flannel CNI plugin builds each new pod's
+// network from it.
+func TestRealFlannelFixesReachNewPods(t *testing.T) {
+	useRealRig(t)
+	cs := adminClient(t)
+	ctx := context.Background()
+
+	t.Run("flannel.hairpin: a pod reaches its own Service only with hairpinMode", func(t *testing.T) {
+		ns := testNamespace(t, "hairpin")
+		// Turn hairpin off as older ACK Flannel shipped it, and let the
+		// Flannel pods install that.
+		cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-flannel-cfg", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig := cm.Data["cni-conf.json"]
+		cm.Data["cni-conf.json"] = strings.Replace(orig, `"hairpinMode": true`, `"hairpinMode": false`, 1)
+		if cm.Data["cni-conf.json"] == orig {
+			t.Fatalf("no hairpinMode in:\n%s", orig)
+		}
+		if _, err := cs.CoreV1().ConfigMaps("kube-system").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-flannel-cfg", metav1.GetOptions{})
+			if err == nil {
+				cm.Data["cni-conf.json"] = orig
+				_, err = cs.CoreV1().ConfigMaps("kube-system").Update(ctx, cm, metav1.UpdateOptions{})
+			}
+			if err != nil {
+				t.Errorf("restore kube-flannel-cfg: %v", err)
+			}
+			restartFlannel(t)
+		})
+		restartFlannel(t)
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}}}
+		svcOut, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		createPod(t, webPod(ns, "before", nodeName(0)))
+		podIP(t, ns, "before", "")
+		if err := selfCall(t, ns, "before", svcOut.Spec.ClusterIP); err == nil {
+			t.Fatal("the pod reached its own Service with hairpinMode false: the case is not shown")
+		}
+		if d := parseReport(t, acknet(t, "doctor", "--checks", "flannel.hairpin", "-o", "json")); d.status("flannel.hairpin") != "warn" {
+			t.Errorf("flannel.hairpin = %s", d.status("flannel.hairpin"))
+		}
+
+		applyFix(t, "flannel.hairpin")
+		conf, err := os.ReadFile(filepath.Join(nodeRoot(0), "etc/cni/net.d/10-flannel.conflist"))
+		if err != nil || !strings.Contains(string(conf), `"hairpinMode": true`) {
+			t.Fatalf("the node's CNI config after the fix: %v\n%s", err, conf)
+		}
+		// The FAQ: existing pods keep their veth; new pods get hairpin.
+		createPod(t, webPod(ns, "after", nodeName(0)))
+		podIP(t, ns, "after", "")
+		if err := selfCall(t, ns, "after", svcOut.Spec.ClusterIP); err != nil {
+			t.Errorf("a pod created after the fix cannot reach its own Service: %v", err)
+		}
+	})
+
+	t.Run("flannel.ipam-datadir: new pods keep IPAM state on tmpfs", func(t *testing.T) {
+		ns := testNamespace(t, "tmpfs")
+		applyFix(t, "flannel.ipam-datadir")
+		conf, err := os.ReadFile(filepath.Join(nodeRoot(0), "etc/cni/net.d/10-flannel.conflist"))
+		if err != nil || !strings.Contains(string(conf), "/var/run/cni/networks") {
+			t.Fatalf("the node's CNI config after the fix: %v\n%s", err, conf)
+		}
+		createPod(t, webPod(ns, "web", nodeName(0)))
+		ip := podIP(t, ns, "web", "")
+		// /var/run is the node's tmpfs /run: the file is gone after a reboot.
+		if _, err := os.Stat(filepath.Join(nodeRoot(0), "run/cni/networks/cb0", ip)); err != nil {
+			t.Errorf("the new pod's IPAM file is not under /var/run/cni/networks/cb0: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(nodeRoot(0), cb0, ip)); err == nil {
+			t.Error("the new pod's IPAM file is still under /var/lib/cni/networks/cb0")
+		}
+		r := parseReport(t, acknet(t, "doctor", "--node-checks", "--node", nodeName(0), "--checks", "node.flannel-ipam-tmpfs", "-o", "json"))
+		if !strings.Contains(r.summary("node.flannel-ipam-tmpfs"), "1 of 1 node keep IPAM state under /var/run") {
+			t.Errorf("node.flannel-ipam-tmpfs: %s", r.summary("node.flannel-ipam-tmpfs"))
+		}
+	})
+}
+
+// restartFlannel replaces the Flannel pods and waits until each node has a
+// Ready one again, so the node's CNI config is what the ConfigMap says.
+func restartFlannel(t *testing.T) {
+	t.Helper()
+	cs := adminClient(t)
+	ctx := context.Background()
+	if err := cs.CoreV1().Pods("kube-system").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=flannel"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		l, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "app=flannel"})
+		n := 0
+		if err == nil {
+			for i := range l.Items {
+				if l.Items[i].DeletionTimestamp == nil && ready(&l.Items[i]) {
+					n++
+				}
+			}
+		}
+		if n == realNodes {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatal("Flannel pods not Ready again after 2m")
+}

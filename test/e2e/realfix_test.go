@@ -118,9 +118,10 @@ func TestRealFlannelFixesReachNewPods(t *testing.T) {
 		}
 		createPod(t, webPod(ns, "web", nodeName(0)))
 		ip := podIP(t, ns, "web", "")
-		// /var/run is the node's tmpfs /run: the file is gone after a reboot.
-		if _, err := os.Stat(filepath.Join(nodeRoot(0), "run/cni/networks/cb0", ip)); err != nil {
-			t.Errorf("the new pod's IPAM file is not under /var/run/cni/networks/cb0: %v", err)
+		// /var/run is the node's tmpfs /run (mounted inside the node, so read
+		// there): the file is gone after a reboot.
+		if out, err := onNode(t, 0, "cat", "/var/run/cni/networks/cb0/"+ip); err != nil {
+			t.Errorf("the new pod's IPAM file is not under /var/run/cni/networks/cb0: %v %s", err, out)
 		}
 		if _, err := os.Stat(filepath.Join(nodeRoot(0), cb0, ip)); err == nil {
 			t.Error("the new pod's IPAM file is still under /var/lib/cni/networks/cb0")

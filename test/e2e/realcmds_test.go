@@ -131,14 +131,14 @@ func setKubeProxyMode(t *testing.T, from, to string) {
 	}
 }
 
-// kubeProxyPods waits until every node has a kube-proxy pod for which ok
-// holds.
-func kubeProxyPods(t *testing.T, what string, ok func(*corev1.Pod) bool) {
+// agentPods waits until every real node has a pod of the DaemonSet
+// selected by selector (in kube-system) for which ok holds.
+func agentPods(t *testing.T, selector, what string, ok func(*corev1.Pod) bool) {
 	t.Helper()
 	cs := adminClient(t)
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		l, err := cs.CoreV1().Pods("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "k8s-app=kube-proxy-worker"})
+		l, err := cs.CoreV1().Pods("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: selector})
 		if err == nil {
 			n := 0
 			for i := range l.Items {
@@ -152,7 +152,7 @@ func kubeProxyPods(t *testing.T, what string, ok func(*corev1.Pod) bool) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("kube-proxy pods not %s after 2m", what)
+	t.Fatalf("%s pods not %s after 2m", selector, what)
 }
 
 // exited: the container has exited and is not running again yet, so its
@@ -183,9 +183,9 @@ func TestRealKubeProxyWithoutIPVS(t *testing.T) {
 	setKubeProxyMode(t, "iptables", "ipvs")
 	t.Cleanup(func() {
 		setKubeProxyMode(t, "ipvs", "iptables")
-		kubeProxyPods(t, "Ready again in iptables mode", ready)
+		agentPods(t, "k8s-app=kube-proxy-worker", "Ready again in iptables mode", ready)
 	})
-	kubeProxyPods(t, "exited", exited)
+	agentPods(t, "k8s-app=kube-proxy-worker", "exited", exited)
 
 	logs := parseReport(t, acknet(t, "doctor", "--logs", "--checks", "kubeproxy.proxier", "-o", "json"))
 	if logs.status("kubeproxy.proxier") != "fail" || len(logs.findingObjects("kubeproxy.proxier")) != realNodes {

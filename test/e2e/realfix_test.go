@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -142,21 +141,5 @@ func restartFlannel(t *testing.T) {
 	if err := cs.CoreV1().Pods("kube-system").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=flannel"}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		l, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "app=flannel"})
-		n := 0
-		if err == nil {
-			for i := range l.Items {
-				if l.Items[i].DeletionTimestamp == nil && ready(&l.Items[i]) {
-					n++
-				}
-			}
-		}
-		if n == realNodes {
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Fatal("Flannel pods not Ready again after 2m")
+	agentPods(t, "app=flannel", "Ready again", ready)
 }

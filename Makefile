@@ -88,13 +88,14 @@ demo-down: rig-down
 bench: rig ## Doctor and node fan-out at scale against raw LISTs and kubectl (not part of test)
 	hack/bench.sh
 
-docs: ## Regenerate docs/checks.md and docs/commands/ from the code
-	rm -rf docs/commands docs/checks
+docs: ## Regenerate docs/checks.md, docs/connectivity.md and docs/commands/ from the code
+	rm -rf docs/commands docs/checks docs/connectivity.md
 	go run ./hack/gendocs -out docs
 
 verify-docs: ## Fail when the generated docs are stale
 	@tmp=$$(mktemp -d) && go run ./hack/gendocs -out $$tmp && \
-		diff -u docs/checks.md $$tmp/checks.md && diff -ru docs/checks $$tmp/checks && diff -ru docs/commands $$tmp/commands && rm -rf $$tmp || \
+		diff -u docs/checks.md $$tmp/checks.md && diff -u docs/connectivity.md $$tmp/connectivity.md && \
+		diff -ru docs/checks $$tmp/checks && diff -ru docs/commands $$tmp/commands && rm -rf $$tmp || \
 		{ echo "docs are stale: run make docs"; exit 1; }
 
 fmt: ## Format the Go code

@@ -12,6 +12,7 @@
 #   pause       the sandbox image containerd is configured with
 #   kube-proxy  kube-proxy with iptables (nft), ipset and conntrack
 #   flannel     busybox plus a stand-in flanneld (see below)
+#   coredns     CoreDNS
 #
 # Called by hack/build-rig.sh --nodes; rebuilt when this file or an input
 # binary changes.
@@ -27,6 +28,7 @@ BUSYBOX_REF="registry.cn-hangzhou.aliyuncs.com/acs/busybox:v1.29.2"
 PAUSE_REF="registry-cn-hangzhou.ack.aliyuncs.com/acs/pause:3.9"
 KUBE_PROXY_REF="registry-cn-hangzhou.ack.aliyuncs.com/acs/kube-proxy:v1.37.2-aliyun.1"
 FLANNEL_REF="registry-cn-hangzhou.ack.aliyuncs.com/acs/flannel:v0.15.1.5-7a1c2f0e-aliyun"
+COREDNS_REF="registry-cn-hangzhou.ack.aliyuncs.com/acs/coredns:v1.14.7"
 PATH_ENV="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 for tool in busybox xtables-nft-multi ipset conntrack; do
@@ -36,7 +38,7 @@ for tool in busybox xtables-nft-multi ipset conntrack; do
 	}
 done
 
-stamp="$(cat "${BASH_SOURCE[0]}" "$BIN/rigimage" "$BIN/pause" "$BIN/kube-proxy" "$(command -v busybox)" | sha256sum | cut -c1-16)"
+stamp="$(cat "${BASH_SOURCE[0]}" "$BIN/rigimage" "$BIN/pause" "$BIN/kube-proxy" "$BIN/coredns" "$(command -v busybox)" | sha256sum | cut -c1-16)"
 if [[ -f "$OUT/.stamp" && "$(cat "$OUT/.stamp")" == "$stamp" ]]; then
 	exit 0
 fi
@@ -133,6 +135,10 @@ done
 EOT
 chmod 755 "$fl/opt/bin/flanneld"
 image flannel "$FLANNEL_REF" -env "$PATH_ENV" -cmd /opt/bin/flanneld
+
+mkdir -p "$WORK/coredns/etc"
+cp "$BIN/coredns" "$WORK/coredns/coredns"
+image coredns "$COREDNS_REF" -entrypoint /coredns
 
 rm -rf "$WORK"
 echo "$stamp" >"$OUT/.stamp"

@@ -7,6 +7,7 @@
 # With --nodes it also builds what the rig's real nodes run: kubelet and
 # kube-proxy (same Kubernetes), containerd with its runc shim, ctr and
 # crictl, the CNI plugins (bridge, host-local, loopback, portmap, flannel),
+# CoreDNS,
 # the rig's own helpers (rignet, rigimage, pause) and the node images
 # (hack/build-images.sh). runc is built with cgo against Debian's
 # libseccomp; iptables, ipset, ipvsadm and conntrack come from Debian packages.
@@ -27,6 +28,7 @@ KWOK_VERSION="v0.8.0"
 CONTAINERD_VERSION="v2.4.2"
 CRICTL_VERSION="v1.37.0"
 RUNC_VERSION="v1.5.3"
+COREDNS_VERSION="v1.14.7"
 CNI_PLUGINS_VERSION="v0.9.1"
 mkdir -p "$BIN"
 
@@ -72,6 +74,7 @@ if [[ "${1:-}" == "--nodes" ]]; then
 	for p in main/bridge ipam/host-local main/loopback meta/portmap meta/flannel; do
 		build "cni/${p#*/}" "$CNI_PLUGINS_VERSION" "$ROOT/hack/rig/cni" "github.com/containernetworking/plugins/plugins/$p" "-s -w"
 	done
+	build coredns "$COREDNS_VERSION" "$ROOT/hack/rig/coredns" github.com/coredns/coredns "-s -w"
 	# The rig's own helpers, rebuilt when their source changes.
 	for t in rignet rigimage pause; do
 		build "$t" "src-$(cat "$ROOT/hack/$t"/*.go | sha256sum | cut -c1-16)" "$ROOT" "./hack/$t" "-s -w"

@@ -20,7 +20,7 @@
 # ACKNET_RIG_NODES=N also starts N real nodes (hack/node.sh: kubelet,
 # containerd, Flannel CNI, kube-proxy) in network namespaces of the rig's own
 # "VPC" (hack/lib/rignet.sh), with every controller of kube-controller-manager
-# and the ACK add-ons of hack/rig/ack-flannel.yaml; the API server reaches
+# and the ACK add-ons of hack/rig/ack-addons.yaml; the API server reaches
 # their kubelets through hack/rignet. Needs root.
 # Only loopback addresses and the rig's own network namespaces are ever used.
 set -euo pipefail
@@ -229,7 +229,7 @@ start_vpc() {
 nodes_up() {
 	local k=("$BIN/kubectl" --kubeconfig "$DIR/kubeconfig") i
 	sed -e "s|@API_SERVER@|https://$VPC_GATEWAY:$(cat "$DIR/api.port")|g" -e "s|@CLUSTER_CIDR@|$CLUSTER_CIDR|g" \
-		"$ROOT/hack/rig/ack-flannel.yaml" | "${k[@]}" apply -f - >/dev/null || return 1
+		"$ROOT/hack/rig/ack-addons.yaml" | "${k[@]}" apply -f - >/dev/null || return 1
 	for ((i = 0; i < NODES; i++)); do
 		"$ROOT/hack/node.sh" up "$i" || return 1
 	done
@@ -238,7 +238,19 @@ nodes_up() {
 		"${k[@]}" get nodes -o wide >&2 || true
 		return 1
 	fi
-	log "$NODES real nodes Ready"
+	# The node lifecycle controller lifts the not-ready taints a moment after
+	# Ready; until then nothing new is scheduled there.
+	for _ in $(seq 1 60); do
+		"${k[@]}" get nodes -o jsonpath='{.items[*].spec.taints[*].key}' | grep -q . || break
+		sleep 0.5
+	done
+	# CoreDNS answers once it has read the cluster's Services.
+	if ! "${k[@]}" -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null; then
+		log "CoreDNS not ready after 180s:"
+		"${k[@]}" -n kube-system get pods -o wide >&2 || true
+		return 1
+	fi
+	log "$NODES real nodes Ready, CoreDNS ready"
 }
 
 up() {

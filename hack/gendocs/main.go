@@ -1,6 +1,6 @@
 // Command gendocs writes the reference docs from the code, so they cannot
 // drift from it: docs/checks.md and docs/checks/<id>.md from the check
-// registry, and
+// registry, docs/connectivity.md from the connectivity paths, and
 // docs/commands/*.md from the cobra commands (their --help).
 // `make verify` fails when the committed docs differ from a fresh run.
 //
@@ -18,6 +18,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/connectivity"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/plugin"
 )
@@ -33,6 +34,9 @@ func main() {
 
 func run(out string) error {
 	if err := os.WriteFile(filepath.Join(out, "checks.md"), []byte(checks.Markdown()), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "connectivity.md"), []byte(connectivity.Markdown()), 0o644); err != nil {
 		return err
 	}
 	pages := filepath.Join(out, "checks")

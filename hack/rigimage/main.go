@@ -2,7 +2,7 @@
 // format that `ctr images import` reads) from a directory, so the rig's nodes
 // run images built on this machine and never pull from a registry.
 //
-//	rigimage -dir ROOTFS -ref NAME:TAG -out FILE.tar [-env K=V]... [-cmd ARG]...
+//	rigimage -dir ROOTFS -ref NAME:TAG -out FILE.tar [-env K=V]... [-entrypoint ARG]... [-cmd ARG]...
 //
 // File owners become root; modes, symlinks and hard links are kept.
 package main
@@ -32,26 +32,28 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
 	var (
-		dir = flag.String("dir", "", "root filesystem of the image")
-		ref = flag.String("ref", "", "image reference, NAME:TAG")
-		out = flag.String("out", "", "archive to write")
-		env list
-		cmd list
+		dir   = flag.String("dir", "", "root filesystem of the image")
+		ref   = flag.String("ref", "", "image reference, NAME:TAG")
+		out   = flag.String("out", "", "archive to write")
+		env   list
+		entry list
+		cmd   list
 	)
 	flag.Var(&env, "env", "K=V in the image config (repeatable)")
+	flag.Var(&entry, "entrypoint", "one word of the entrypoint (repeatable)")
 	flag.Var(&cmd, "cmd", "one word of the default command (repeatable)")
 	flag.Parse()
 	if *dir == "" || *ref == "" || *out == "" {
-		fmt.Fprintln(os.Stderr, "usage: rigimage -dir ROOTFS -ref NAME:TAG -out FILE.tar [-env K=V]... [-cmd ARG]...")
+		fmt.Fprintln(os.Stderr, "usage: rigimage -dir ROOTFS -ref NAME:TAG -out FILE.tar [-env K=V]... [-entrypoint ARG]... [-cmd ARG]...")
 		os.Exit(2)
 	}
-	if err := write(*dir, *ref, *out, env, cmd); err != nil {
+	if err := write(*dir, *ref, *out, env, entry, cmd); err != nil {
 		fmt.Fprintln(os.Stderr, "rigimage:", err)
 		os.Exit(1)
 	}
 }
 
-func write(dir, ref, out string, env, cmd []string) error {
+func write(dir, ref, out string, env, entry, cmd []string) error {
 	var layer bytes.Buffer
 	if err := tarDir(dir, &layer); err != nil {
 		return err
@@ -63,7 +65,7 @@ func write(dir, ref, out string, env, cmd []string) error {
 		"architecture": "amd64",
 		"os":           "linux",
 		"created":      created,
-		"config":       map[string]any{"Env": env, "Cmd": cmd},
+		"config":       map[string]any{"Env": env, "Entrypoint": entry, "Cmd": cmd},
 		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{diffID}},
 	}
 	cb, err := json.Marshal(config)

@@ -72,10 +72,16 @@ type Check struct {
 	// Node is true for node-side checks, which need doctor --node-checks.
 	Node bool
 	Run  func(*Env) Result
+	// DocsURL overrides where the check is documented (reports of other
+	// commands than doctor).
+	DocsURL string
 }
 
 // Docs is where a check is documented.
 func (c Check) Docs() string {
+	if c.DocsURL != "" {
+		return c.DocsURL
+	}
 	return "https://github.com/kubectl-acknet/kubectl-acknet/blob/main/docs/checks/" + c.ID + ".md"
 }
 

@@ -191,6 +191,16 @@ func clusterDomains(e *Env) ([]string, *Result) {
 	return domains, nil
 }
 
+// ClusterDomain is the first zone the CoreDNS kubernetes plugin serves, or
+// cluster.local when the Corefile cannot be read.
+func (e *Env) ClusterDomain() string {
+	domains, r := clusterDomains(e)
+	if r != nil || len(domains) == 0 {
+		return "cluster.local"
+	}
+	return domains[0]
+}
+
 func clusterDomain(e *Env) Result {
 	domains, r := clusterDomains(e)
 	if r != nil {

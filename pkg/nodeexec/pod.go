@@ -38,8 +38,8 @@ const (
 // Selector selects every debug pod this tool creates.
 var Selector = LabelManagedBy + "=" + ManagedBy
 
-// randomSuffix is 5 hex characters, as kubectl debug uses 5 random ones.
-func randomSuffix() string {
+// RandomSuffix is 5 hex characters, as kubectl debug uses 5 random ones.
+func RandomSuffix() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)[:5]
@@ -111,8 +111,8 @@ func PodSpec(namespace, image, purpose, node, suffix string, deadline time.Durat
 	}
 }
 
-// startFailure reports why a pod will not start, or "" while it may still.
-func startFailure(p *corev1.Pod) string {
+// StartFailure reports why a pod will not start, or "" while it may still.
+func StartFailure(p *corev1.Pod) string {
 	switch p.Status.Phase {
 	case corev1.PodFailed, corev1.PodSucceeded:
 		msg := p.Status.Reason

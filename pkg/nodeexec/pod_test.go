@@ -49,7 +49,7 @@ func TestStartFailure(t *testing.T) {
 		"deadline":       {&corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "DeadlineExceeded"}}, "pod ended (Failed) DeadlineExceeded"},
 	}
 	for name, tt := range tests {
-		if got := startFailure(tt.pod); (tt.want == "" && got != "") || !strings.Contains(got, tt.want) {
+		if got := StartFailure(tt.pod); (tt.want == "" && got != "") || !strings.Contains(got, tt.want) {
 			t.Errorf("%s: %q, want %q", name, got, tt.want)
 		}
 	}

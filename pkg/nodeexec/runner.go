@@ -72,7 +72,7 @@ func NewRunner(cs kubernetes.Interface, cfg *rest.Config, opts Options) *Runner 
 		opts.StartTimeout = opts.NodeTimeout
 	}
 	if opts.Suffix == nil {
-		opts.Suffix = randomSuffix
+		opts.Suffix = RandomSuffix
 	}
 	return &Runner{cs: cs, cfg: cfg, opts: opts, created: map[string]string{}}
 }
@@ -237,7 +237,7 @@ func (r *Runner) waitRunning(ctx context.Context, p *corev1.Pod) error {
 			if cur.Status.Phase == corev1.PodRunning {
 				return nil
 			}
-			if why := startFailure(cur); why != "" {
+			if why := StartFailure(cur); why != "" {
 				return fmt.Errorf("debug pod %s: %s", p.Name, why)
 			}
 		case apierrors.IsNotFound(err):
@@ -319,14 +319,24 @@ func (e *ExecError) Unwrap() error { return e.Err }
 // Exec runs argv in the session's pod and returns its stdout. Nothing is
 // sent on stdin: exec stdin end-of-file does not reach every runtime.
 func (s *Session) Exec(ctx context.Context, argv []string) (string, error) {
-	r := s.r
-	req := r.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(r.opts.Namespace).Name(s.Pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: containerName, Command: argv, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	spdy, err := remotecommand.NewSPDYExecutor(r.cfg, "POST", req.URL())
+	out, err := Exec(ctx, s.r.cs, s.r.cfg, s.r.opts.Namespace, s.Pod, containerName, argv)
+	if err != nil && ctx.Err() != nil {
+		return out, fmt.Errorf("exec on %s: %w", s.Node, ctx.Err())
+	}
+	return out, err
+}
+
+// Exec runs argv in a container of a pod through the API server (websocket,
+// falling back to SPDY) and returns its stdout; a non-zero exit is an
+// *ExecError carrying stderr. stderr is never part of the output.
+func Exec(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, namespace, pod, container string, argv []string) (string, error) {
+	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: container, Command: argv, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	spdy, err := remotecommand.NewSPDYExecutor(cfg, "POST", req.URL())
 	if err != nil {
 		return "", fmt.Errorf("exec: %w", err)
 	}
-	ws, err := remotecommand.NewWebSocketExecutor(r.cfg, "GET", req.URL().String())
+	ws, err := remotecommand.NewWebSocketExecutor(cfg, "GET", req.URL().String())
 	if err != nil {
 		return "", fmt.Errorf("exec: %w", err)
 	}
@@ -340,7 +350,7 @@ func (s *Session) Exec(ctx context.Context, argv []string) (string, error) {
 	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &errb})
 	if err != nil {
 		if ctx.Err() != nil {
-			return out.String(), fmt.Errorf("exec on %s: %w", s.Node, ctx.Err())
+			return out.String(), fmt.Errorf("exec in %s/%s: %w", namespace, pod, ctx.Err())
 		}
 		return out.String(), &ExecError{Stderr: errb.String(), Err: err}
 	}

@@ -79,6 +79,10 @@ func TestProbeAgainstLoopback(t *testing.T) {
 		if err != nil || len(res) != 2 {
 			t.Fatalf("%v %+v", err, res)
 		}
+		// The targets are dialled at once; InOrder restores the order asked.
+		if res, err = InOrder(res, []string{"::1", open, "::1", closedPort}); err != nil {
+			t.Fatal(err)
+		}
 		if res[0].Result != "reachable" || res[1].Result != "refused" {
 			t.Errorf("%s: %+v", sh[0], res)
 		}

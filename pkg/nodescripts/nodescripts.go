@@ -40,6 +40,7 @@ var (
 	IPVSTimeout    = Load("ipvs-timeout")
 	Listen         = Load("listen")
 	Probe          = Load("probe")
+	DNS            = Load("dns")
 )
 
 // IPVSSchedulers are the schedulers of the Linux IPVS code; the module of

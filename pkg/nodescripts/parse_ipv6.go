@@ -97,3 +97,22 @@ func ParseProbe(out string) ([]ProbeResult, error) {
 	})
 	return res, err
 }
+
+// InOrder returns the probe's results in the order of the targets asked for
+// (pairs of ADDRESS PORT, as passed to the script): the script dials them
+// all at once and prints in the order they finish.
+func InOrder(res []ProbeResult, args []string) ([]ProbeResult, error) {
+	by := map[string]ProbeResult{}
+	for _, r := range res {
+		by[r.Address+" "+strconv.Itoa(r.Port)] = r
+	}
+	out := make([]ProbeResult, 0, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		r, ok := by[args[i]+" "+args[i+1]]
+		if !ok {
+			return nil, fmt.Errorf("the probe did not report %s port %s", args[i], args[i+1])
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -2,11 +2,14 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/connectivity"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
 )
 
@@ -15,10 +18,12 @@ func newCleanupCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.
 	var namespace string
 	cmd := &cobra.Command{
 		Use:   "cleanup",
-		Short: "Delete debug pods that an interrupted node command left behind",
-		Long: `cleanup deletes every pod labelled ` + nodeexec.Selector + `, in all
-namespaces unless --node-namespace names one. Node commands delete their pods
-themselves, also on Ctrl-C; this is for a run that was killed.`,
+		Short: "Delete debug pods and test namespaces that an interrupted command left behind",
+		Long: `cleanup deletes every pod labelled ` + nodeexec.Selector + ` (the node
+commands' debug pods), in all namespaces unless --node-namespace names one, and
+every namespace of connectivity test runs (labelled ` + nodeexec.Selector + `,
+` + connectivity.LabelPurpose + `=` + connectivity.Purpose + `). The commands delete
+what they create themselves, also on Ctrl-C; this is for a run that was killed.`,
 		Example: `  kubectl acknet cleanup --dry-run
   kubectl acknet cleanup`,
 		Args: cobra.NoArgs,
@@ -31,24 +36,41 @@ themselves, also on Ctrl-C; this is for a run that was killed.`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			names, err := nodeexec.Cleanup(ctx, cs, namespace, dryRun)
 			verb := "deleted"
 			if dryRun {
 				verb = "would delete"
 			}
+			var nsErr error
+			var namespaces []string
+			if namespace == "" {
+				namespaces, nsErr = connectivity.Cleanup(ctx, cs, dryRun)
+				for _, n := range namespaces {
+					fmt.Fprintf(streams.Out, "%s namespace/%s (a connectivity test run)\n", verb, n)
+				}
+			}
+			names, err := nodeexec.Cleanup(ctx, cs, namespace, dryRun)
+			inTest := map[string]bool{}
+			for _, n := range namespaces {
+				inTest[n] = true
+			}
+			pods := 0
 			for _, n := range names {
+				if ns, _, _ := strings.Cut(n, "/"); inTest[ns] {
+					continue // goes with its namespace
+				}
+				pods++
 				fmt.Fprintf(streams.Out, "%s pod/%s\n", verb, n)
 			}
-			if len(names) == 0 {
+			if pods == 0 && len(namespaces) == 0 {
 				fmt.Fprintln(streams.Out, "no debug pods found")
 			}
-			if err != nil {
+			if err := errors.Join(nsErr, err); err != nil {
 				return &ExitCodeError{Code: ExitError, Err: err}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "Only list the pods that would be deleted")
-	cmd.Flags().StringVar(&namespace, "node-namespace", "", "Only this namespace (default: all)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "Only list what would be deleted")
+	cmd.Flags().StringVar(&namespace, "node-namespace", "", "Only debug pods of this namespace (default: all, and the test namespaces)")
 	return cmd
 }

@@ -356,8 +356,8 @@ func (o *IPv6VerifyOptions) probe(ctx context.Context, runner *nodeexec.Runner, 
 		if err != nil {
 			return err
 		}
-		if len(res) != len(targets) {
-			return fmt.Errorf("probe reported %d of %d targets", len(res), len(targets))
+		if res, err = nodescripts.InOrder(res, args); err != nil {
+			return err
 		}
 		mu.Lock()
 		defer mu.Unlock()

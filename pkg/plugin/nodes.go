@@ -170,6 +170,19 @@ func progressWriter(errOut io.Writer) io.Writer {
 // the runner deletes its pods; a second one exits at once and says what may
 // be left behind.
 func (n *NodeOptions) interruptible(parent context.Context, streams genericiooptions.IOStreams, r *nodeexec.Runner) (context.Context, func()) {
+	msg := n.onInterrupt
+	if msg == "" {
+		msg = "interrupted: deleting the debug pods"
+	}
+	return interruptible(parent, streams, msg, n.exit, r.Leftovers)
+}
+
+// interruptible is the two-stage Ctrl-C of every command that creates
+// objects: the first SIGINT/SIGTERM prints msg and cancels the context (the
+// command then deletes what it made, with a fresh context); a second one
+// exits at once, naming what may be left (leftovers) and the cleanup
+// command. exit is os.Exit unless a test replaces it.
+func interruptible(parent context.Context, streams genericiooptions.IOStreams, msg string, exit func(int), leftovers func() []string) (context.Context, func()) {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -177,17 +190,12 @@ func (n *NodeOptions) interruptible(parent context.Context, streams genericioopt
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	stopped := make(chan struct{})
-	exit := n.exit
 	if exit == nil {
 		exit = os.Exit
 	}
 	go func() {
 		select {
 		case <-sigs:
-			msg := n.onInterrupt
-			if msg == "" {
-				msg = "interrupted: deleting the debug pods"
-			}
 			fmt.Fprintln(streams.ErrOut, msg+" (interrupt again to exit at once)")
 			cancel()
 		case <-stopped:
@@ -195,8 +203,7 @@ func (n *NodeOptions) interruptible(parent context.Context, streams genericioopt
 		}
 		select {
 		case <-sigs:
-			left := r.Leftovers()
-			fmt.Fprintf(streams.ErrOut, "exiting; debug pods that may be left: %s\nremove them with: kubectl acknet cleanup\n", strings.Join(left, ", "))
+			fmt.Fprintf(streams.ErrOut, "exiting; what may be left: %s\nremove it with: kubectl acknet cleanup\n", strings.Join(leftovers(), ", "))
 			exit(130)
 		case <-stopped:
 		}

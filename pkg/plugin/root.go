@@ -122,6 +122,7 @@ Start with:
 	cmd.AddCommand(newConntrackCmd(streams, g))
 	cmd.AddCommand(newIPVSCmd(streams, g))
 	cmd.AddCommand(newIPv6Cmd(streams, g))
+	cmd.AddCommand(newConnectivityCmd(streams, g))
 	cmd.AddCommand(newFixCmd(streams, g))
 	cmd.AddCommand(newCleanupCmd(streams, g))
 	reportRequests(cmd, g, streams)

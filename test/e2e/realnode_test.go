@@ -264,9 +264,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-// kubectlCmd is the rig's kubectl against the current kubeconfig.
-func kubectlCmd(t *testing.T, args ...string) *exec.Cmd {
-	t.Helper()
-	return exec.Command(filepath.Join(rigBin, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
-}

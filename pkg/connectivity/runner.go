@@ -60,6 +60,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	created bool
+	start   time.Time
 }
 
 // NewRunner returns a runner for the nodes.
@@ -73,12 +74,14 @@ func NewRunner(cs kubernetes.Interface, cfg *rest.Config, nodes []Node, opts Opt
 	if opts.ClusterDomain == "" {
 		opts.ClusterDomain = "cluster.local"
 	}
-	return &Runner{cs: cs, cfg: cfg, opts: opts, nodes: nodes}
+	return &Runner{cs: cs, cfg: cfg, opts: opts, nodes: nodes, start: time.Now()}
 }
 
-func (r *Runner) progress(format string, args ...any) {
+// Progress prints a line with the time since the runner was made, so a
+// user sees where the time goes.
+func (r *Runner) Progress(format string, args ...any) {
 	if r.opts.Progress != nil {
-		fmt.Fprintf(r.opts.Progress, format+"\n", args...)
+		fmt.Fprintf(r.opts.Progress, "[%5.1fs] "+format+"\n", append([]any{time.Since(r.start).Seconds()}, args...)...)
 	}
 }
 
@@ -106,6 +109,10 @@ func (r *Runner) Deploy(ctx context.Context, cells []Cell) (*Deployment, error) 
 		return nil, fmt.Errorf("create namespace %s: %w", ns, err)
 	}
 	r.markCreated()
+	// Pods of a new namespace are refused until its default ServiceAccount
+	// exists (the ServiceAccount admission plugin); the controller makes it
+	// within moments.
+	r.waitServiceAccount(ctx)
 	roles, services := Needs(cells)
 	var idx []int
 	for n := range roles {
@@ -138,7 +145,7 @@ func (r *Runner) Deploy(ctx context.Context, cells []Cell) (*Deployment, error) 
 			}
 		}
 	}
-	r.progress("deployed %d pods and %d Services in namespace %s on %d nodes; waiting for them", pods, len(svcs), ns, len(idx))
+	r.Progress("created %d pods and %d Services in namespace %s on %d nodes; waiting for them", pods, len(svcs), ns, len(idx))
 	wctx, cancel := context.WithTimeout(ctx, r.opts.WaitTimeout)
 	defer cancel()
 	podList, err := r.waitPods(wctx, pods)
@@ -193,6 +200,17 @@ func (r *Runner) Deploy(ctx context.Context, cells []Cell) (*Deployment, error) 
 		}
 	}
 	return dep, nil
+}
+
+func (r *Runner) waitServiceAccount(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		if _, err := r.cs.CoreV1().ServiceAccounts(r.opts.Namespace).Get(ctx, "default", metav1.GetOptions{}); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func (r *Runner) markCreated() {
@@ -382,7 +400,7 @@ func (r *Runner) Test(ctx context.Context, dep *Deployment, cells []Cell) []Resu
 			jobs = append(jobs, job{src: src, dns: true, probes: dns})
 		}
 	}
-	r.progress("testing %d paths from %d pods", len(cells), len(sources))
+	r.Progress("ready; testing %d paths from %d pods", len(cells), len(sources))
 	var mu sync.Mutex
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup

@@ -26,10 +26,6 @@ import (
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/report"
 )
 
-// ConnectivityKind is the kind of the connectivity report (same schema as
-// doctor's).
-const ConnectivityKind = "ConnectivityReport"
-
 func newConnectivityCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "connectivity", Short: "Real traffic between test pods, nodes, Services and CoreDNS"}
 	cmd.AddCommand(newConnectivityTestCmd(streams, g))
@@ -239,11 +235,13 @@ func (o *ConnectivityOptions) Run(ctx context.Context) error {
 	results, testPods, runErr := o.deployAndTest(rctx, runner, names, cells)
 	interrupted := rctx.Err()
 	stop()
-	if progress != nil && runner.Created() {
-		fmt.Fprintf(progress, "deleting namespace %s\n", ns)
+	if runner.Created() {
+		runner.Progress("tested; deleting namespace %s", ns)
 	}
 	if err := runner.Delete(); err != nil {
 		runErr = joinErr(runErr, err)
+	} else if runner.Created() {
+		runner.Progress("deleted")
 	}
 	if interrupted != nil && ctx.Err() == nil {
 		return &ExitCodeError{Code: ExitError, Err: joinErr(fmt.Errorf("interrupted: %w", interrupted), runErr)}
@@ -266,7 +264,7 @@ func (o *ConnectivityOptions) Run(ctx context.Context) error {
 	if w := env.WorkerKubeProxy(); w != nil && w.Err == nil {
 		info.KubeProxyMode = w.Summary.Mode
 	}
-	rep := report.BuildKind(ConnectivityKind, info, outcomes)
+	rep := report.BuildKind(report.ConnectivityKind, info, outcomes)
 	color := !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
 	if err := (report.Printer{Format: o.Output, Color: color, FailOn: checks.StatusFail}).Print(o.Out, rep); err != nil {
 		return &ExitCodeError{Code: ExitError, Err: err}

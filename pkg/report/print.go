@@ -158,7 +158,7 @@ func (p Printer) table(out io.Writer, r *DoctorReport) error {
 		tablewriter.WithRowAutoWrap(tw.WrapNone),
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 	)
-	t.Header("STATUS", "CHECK", "SUMMARY")
+	t.Header("STATUS", strings.ToUpper(r.noun()), "SUMMARY")
 	for _, cr := range r.Checks {
 		if err := t.Append(p.paint(cr.Status, symbols[cr.Status]), cr.ID, esc(cr.Summary)); err != nil {
 			return fmt.Errorf("render table: %w", err)
@@ -193,8 +193,8 @@ func (p Printer) table(out io.Writer, r *DoctorReport) error {
 		}
 	}
 	s := r.Summary
-	w.printf("\n%d checks: %d fail, %d warn, %d info, %d pass, %d skip\n",
-		len(r.Checks), s["fail"], s["warn"], s["info"], s["pass"], s["skip"])
+	w.printf("\n%d %ss: %d fail, %d warn, %d info, %d pass, %d skip\n",
+		len(r.Checks), r.noun(), s["fail"], s["warn"], s["info"], s["pass"], s["skip"])
 	return w.err
 }
 

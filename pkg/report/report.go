@@ -93,3 +93,15 @@ func (r *DoctorReport) Worst() checks.Status {
 	}
 	return worst
 }
+
+// ConnectivityKind is the kind of the `connectivity test` report, whose
+// entries are tests (paths tried) rather than checks.
+const ConnectivityKind = "ConnectivityReport"
+
+// noun is what the table calls an entry.
+func (r *DoctorReport) noun() string {
+	if r.Kind == ConnectivityKind {
+		return "test"
+	}
+	return "check"
+}

@@ -20,7 +20,11 @@ GOLANGCI         := $(TOOLS)/golangci-lint
 GORELEASER_VERSION := v2.15.1
 GORELEASER       := $(TOOLS)/goreleaser
 KREW_VERSION     := v0.4.3
-FUZZTIME         ?= 5s
+# A count, not a duration: a duration-bounded run can fail with a bare
+# "context deadline exceeded" when its workers miss the coordinator's
+# deadline on a loaded 2-core machine (a race in Go's fuzzing coordinator,
+# no crasher written). A count has no deadline to race.
+FUZZTIME         ?= 30000x
 FUZZ_TARGETS     := ackconf:FuzzParseENIConfig ackconf:FuzzParseFlannelCNI ackconf:FuzzParseKubeProxyConfig \
                     ackconf:FuzzCorefileClusterDomains ackconf:FuzzImageVersion confedit:FuzzJSONSet confedit:FuzzSetYAML
 DEMO_SCENARIO    ?= flannel-broken

@@ -344,6 +344,11 @@ func TestRealConnectivityKubeProxyStopped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// kube-proxy's rules stay behind when it stops: node 1 must hold the
+	// current CoreDNS endpoints first, or its DNS fails too (stale rules
+	// from an earlier test's CoreDNS move), which is not this fault.
+	waitCoreDNS(t, func(on map[string]int, other int) bool { return other == 0 && sum(on) == 2 })
+	waitDNSProgrammed(t, 1)
 	patchNode("true")
 	affinity(true)
 	t.Cleanup(func() {
@@ -359,6 +364,48 @@ func TestRealConnectivityKubeProxyStopped(t *testing.T) {
 	}
 	_, by, _ := connTest(t)
 	expectCells(t, by, fail)
+}
+
+// waitDNSProgrammed waits until kube-proxy on node i DNATs to every Ready
+// CoreDNS pod and to nothing else.
+func waitDNSProgrammed(t *testing.T, i int) {
+	t.Helper()
+	cs := adminClient(t)
+	deadline := time.Now().Add(time.Minute)
+	var want, have []string
+	for time.Now().Before(deadline) {
+		l, err := cs.CoreV1().Pods("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "k8s-app=kube-dns"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = want[:0]
+		for j := range l.Items {
+			if ready(&l.Items[j]) && l.Items[j].DeletionTimestamp == nil {
+				want = append(want, l.Items[j].Status.PodIP+":53")
+			}
+		}
+		sort.Strings(want)
+		rules, err := onNode(t, i, "iptables-save", "-t", "nat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, l := range strings.Split(rules, "\n") {
+			if f := strings.Fields(l); strings.Contains(l, `"kube-system/kube-dns:dns"`) && len(f) > 0 && f[len(f)-2] == "--to-destination" {
+				seen[f[len(f)-1]] = true
+			}
+		}
+		have = have[:0]
+		for d := range seen {
+			have = append(have, d)
+		}
+		sort.Strings(have)
+		if len(want) > 0 && strings.Join(want, " ") == strings.Join(have, " ") {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("kube-proxy on node %d DNATs DNS to %v, CoreDNS runs at %v", i, have, want)
 }
 
 func waitNoKubeProxyOn(t *testing.T, node string) {

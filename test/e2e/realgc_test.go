@@ -58,22 +58,34 @@ func TestRealFlannelGC(t *testing.T) {
 		waitAnswers(t, before[n], n)
 	}
 
+	// Every pod on the pod network of node 0 leaks its IP in the reboot,
+	// the test's and any other the rig runs there (CoreDNS, say).
+	podsBefore := podNetworkPods(t, node)
+	for _, n := range names {
+		if podsBefore[ns+"/"+n] != before[n] {
+			t.Fatalf("pod %s: %q in the listing, %q before", n, podsBefore[ns+"/"+n], before[n])
+		}
+	}
+
 	rebootLosingRuntime(t, 0)
 	live := map[string]string{}
+	for key, ip := range podsBefore {
+		nsName := strings.SplitN(key, "/", 2)
+		live[key] = podIP(t, nsName[0], nsName[1], ip)
+	}
 	for _, n := range names {
-		live[n] = podIP(t, ns, n, before[n])
-		waitAnswers(t, live[n], n)
+		waitAnswers(t, live[ns+"/"+n], n)
 	}
 	files := ipamFiles(t, 0, cb0)
 	var wantLeaked []string
-	for _, n := range names {
-		if files[before[n]] == "" || files[live[n]] == "" {
-			t.Fatalf("%s: want files for the old IP %s and the new IP %s, have %v", n, before[n], live[n], files)
+	for key, ip := range podsBefore {
+		if files[ip] == "" || files[live[key]] == "" {
+			t.Fatalf("%s: want files for the old IP %s and the new IP %s, have %v", key, ip, live[key], files)
 		}
-		wantLeaked = append(wantLeaked, before[n])
+		wantLeaked = append(wantLeaked, ip)
 		// The reboot was hours ago: older than gc's --min-age.
 		old := time.Now().Add(-2 * time.Hour)
-		if err := os.Chtimes(filepath.Join(nodeRoot(0), cb0, before[n]), old, old); err != nil {
+		if err := os.Chtimes(filepath.Join(nodeRoot(0), cb0, ip), old, old); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,8 +119,8 @@ func TestRealFlannelGC(t *testing.T) {
 		if got := leakedLines(r.stdout); strings.Join(got, " ") != strings.Join(wantLeaked, " ") {
 			t.Errorf("leaked %v, want %v\n%s", got, wantLeaked, r.stdout)
 		}
-		if n := strings.Count(r.stdout, "kept: live sandbox"); n != len(names) {
-			t.Errorf("%d live sandboxes kept, want %d\n%s", n, len(names), r.stdout)
+		if n := strings.Count(r.stdout, "kept: live sandbox"); n != len(live) {
+			t.Errorf("%d live sandboxes kept, want %d\n%s", n, len(live), r.stdout)
 		}
 		if got := ipamFiles(t, 0, cb0); len(got) != len(files) {
 			t.Errorf("the dry run changed files: %v", got)
@@ -221,11 +233,13 @@ func TestRealFlannelGC(t *testing.T) {
 				t.Errorf("leaked %s still in cb0", ip)
 			}
 		}
-		for _, n := range names {
-			if left[live[n]] == "" {
-				t.Errorf("the file of live pod %s (%s) is gone", n, live[n])
+		for key, ip := range live {
+			if left[ip] == "" {
+				t.Errorf("the file of live pod %s (%s) is gone", key, ip)
 			}
-			waitAnswers(t, live[n], n)
+		}
+		for _, n := range names {
+			waitAnswers(t, live[ns+"/"+n], n)
 		}
 		for _, n := range fresh {
 			ip := podIP(t, ns, n, "")

@@ -144,6 +144,23 @@ func podIP(t *testing.T, ns, name, not string) string {
 	return ""
 }
 
+// podNetworkPods lists the running pods on the pod network of a node, in
+// every namespace: "namespace/name" -> pod IP.
+func podNetworkPods(t *testing.T, node string) map[string]string {
+	t.Helper()
+	pods, err := adminClient(t).CoreV1().Pods("").List(context.Background(), metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range pods.Items {
+		if !p.Spec.HostNetwork && p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
+			out[p.Namespace+"/"+p.Name] = p.Status.PodIP
+		}
+	}
+	return out
+}
+
 // waitAnswers waits until the pod answers on its IP from the VPC.
 func waitAnswers(t *testing.T, ip, want string) {
 	t.Helper()

@@ -101,15 +101,23 @@ func findKeyLine(text, key string) int {
 // KubeProxySummary is what doctor reports of a kube-proxy config, with the
 // kube-proxy defaults filled in where a field is unset.
 type KubeProxySummary struct {
-	Mode            string        `json:"mode"`
-	Scheduler       string        `json:"scheduler"`
-	MaxPerCore      *int32        `json:"maxPerCore,omitempty"`
-	UDPTimeout      time.Duration `json:"-"`
-	UDPTimeoutSet   bool          `json:"-"`
-	IPv6DualStack   *bool         `json:"ipv6DualStack,omitempty"`
-	ClusterCIDR     string        `json:"clusterCIDR,omitempty"`
-	UDPTimeoutHuman string        `json:"udpTimeout"`
+	Mode      string `json:"mode"`
+	Scheduler string `json:"scheduler"`
+	// MaxPerCore is the effective value: kube-proxy's default when the
+	// field is unset (MaxPerCoreDefault says so).
+	MaxPerCore        *int32        `json:"maxPerCore,omitempty"`
+	MaxPerCoreDefault bool          `json:"maxPerCoreDefault,omitempty"`
+	UDPTimeout        time.Duration `json:"-"`
+	UDPTimeoutSet     bool          `json:"-"`
+	IPv6DualStack     *bool         `json:"ipv6DualStack,omitempty"`
+	ClusterCIDR       string        `json:"clusterCIDR,omitempty"`
+	UDPTimeoutHuman   string        `json:"udpTimeout"`
 }
+
+// DefaultConntrackMaxPerCore is kube-proxy's conntrack.maxPerCore (and
+// --conntrack-max-per-core) when unset: the defaulting of config API
+// kubeproxy.config.k8s.io/v1alpha1 sets 32 * 1024, in every release ACK ships.
+const DefaultConntrackMaxPerCore int32 = 32 * 1024
 
 // DefaultIPVSUDPTimeout is kube-proxy's value when ipvs.udpTimeout is unset
 // (it leaves the kernel's 300 s in place).
@@ -125,6 +133,10 @@ func SummarizeKubeProxy(cfg *kubeproxyv1alpha1.KubeProxyConfiguration) KubeProxy
 		s.Scheduler = "rr"
 	}
 	s.MaxPerCore = cfg.Conntrack.MaxPerCore
+	if s.MaxPerCore == nil {
+		def := DefaultConntrackMaxPerCore
+		s.MaxPerCore, s.MaxPerCoreDefault = &def, true
+	}
 	if cfg.IPVS.UDPTimeout.Duration > 0 {
 		s.UDPTimeout = cfg.IPVS.UDPTimeout.Duration
 		s.UDPTimeoutSet = true

@@ -243,6 +243,11 @@ func checkCases() []checkCase {
 
 		// kubeproxy.conntrack-max-per-core
 		{id: "kubeproxy.conntrack-max-per-core", kind: kTrigger, name: "low", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"conntrack:\n  maxPerCore: 32768\n"), want: StatusWarn, contains: "32768"},
+		{id: "kubeproxy.conntrack-max-per-core", kind: kTrigger, name: "unset: kube-proxy's default 32768", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables), want: StatusWarn, contains: "default 32768"},
+		{id: "kubeproxy.conntrack-max-per-core", kind: kTrigger, name: "flags without --conntrack-max-per-core", snap: snapshot().cm(cluster.CMKubeProxyWorker, "kubeconfig.conf", "x").
+			ds("kube-system", cluster.CMKubeProxyWorker, nil, cluster.Container{Name: "kube-proxy", Args: []string{"/usr/local/bin/kube-proxy", "--proxy-mode=ipvs"}}), want: StatusWarn, contains: "--conntrack-max-per-core"},
+		{id: "kubeproxy.conntrack-max-per-core", kind: kPass, name: "flags with --conntrack-max-per-core=65536", snap: snapshot().cm(cluster.CMKubeProxyWorker, "kubeconfig.conf", "x").
+			ds("kube-system", cluster.CMKubeProxyWorker, nil, cluster.Container{Name: "kube-proxy", Args: []string{"/usr/local/bin/kube-proxy", "--conntrack-max-per-core=65536"}}), want: StatusPass, contains: "65536"},
 		{id: "kubeproxy.conntrack-max-per-core", kind: kPass, name: "ok", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusPass},
 		{id: "kubeproxy.conntrack-max-per-core", kind: kPass, name: "zero leaves the kernel alone", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"conntrack:\n  maxPerCore: 0\n"), want: StatusPass},
 		{id: "kubeproxy.conntrack-max-per-core", kind: kNA, name: "config broken", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", "mode:ipvs"), want: StatusSkip, contains: "does not parse"},

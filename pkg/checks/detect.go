@@ -86,8 +86,9 @@ func describeKubeProxy(kp *KubeProxyConf) string {
 	}
 	if s.MaxPerCore != nil {
 		out += fmt.Sprintf(", conntrack.maxPerCore %d", *s.MaxPerCore)
-	} else {
-		out += ", conntrack.maxPerCore default"
+		if s.MaxPerCoreDefault {
+			out += " (default)"
+		}
 	}
 	if kp.FromFlags {
 		out += " (from DaemonSet flags)"

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
@@ -86,12 +87,19 @@ func (e *Env) parseKubeProxy(name string, data map[string]string) *KubeProxyConf
 		// Older ACK clusters configure kube-proxy by flags; the ConfigMap
 		// then only carries kubeconfig.conf.
 		kp.FromFlags = true
-		kp.Summary = ackconf.KubeProxySummary{Mode: "iptables", UDPTimeout: ackconf.DefaultIPVSUDPTimeout}
+		def := ackconf.DefaultConntrackMaxPerCore
+		kp.Summary = ackconf.KubeProxySummary{Mode: "iptables", UDPTimeout: ackconf.DefaultIPVSUDPTimeout, MaxPerCore: &def, MaxPerCoreDefault: true}
 		if ds := e.daemonSet(cluster.SystemNamespace, name); ds != nil {
 			for _, c := range ds.Containers {
 				for _, a := range c.Args {
 					if v, ok := strings.CutPrefix(a, "--proxy-mode="); ok {
 						kp.Summary.Mode = strings.ToLower(v)
+					}
+					if v, ok := strings.CutPrefix(a, "--conntrack-max-per-core="); ok {
+						if n, err := strconv.ParseInt(v, 10, 32); err == nil {
+							n32 := int32(n)
+							kp.Summary.MaxPerCore, kp.Summary.MaxPerCoreDefault = &n32, false
+						}
 					}
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,22 +100,44 @@ func conntrackMaxPerCore(e *Env) Result {
 		return *r
 	}
 	var findings []Finding
+	var effective []string
 	for _, kp := range confs {
 		mpc := kp.Summary.MaxPerCore
-		// 0 means "leave the kernel limit alone", which is not a low limit.
-		if mpc == nil || *mpc == 0 || *mpc >= MinMaxPerCore {
+		where := "config.conf"
+		if kp.FromFlags {
+			where = "--conntrack-max-per-core"
+		}
+		switch {
+		case mpc == nil:
+			continue
+		case *mpc == 0:
+			// 0: kube-proxy leaves the kernel's limit alone; the nodes decide.
+			effective = append(effective, kp.Name+" 0 (the kernel's nf_conntrack_max stays; see node.conntrack-usage)")
+			continue
+		case kp.Summary.MaxPerCoreDefault:
+			effective = append(effective, fmt.Sprintf("%s %d (kube-proxy's default)", kp.Name, *mpc))
+		default:
+			effective = append(effective, fmt.Sprintf("%s %d", kp.Name, *mpc))
+		}
+		if *mpc >= MinMaxPerCore {
 			continue
 		}
-		findings = append(findings, Finding{
-			Object:      "kube-system/ConfigMap/" + kp.Name,
-			Message:     fmt.Sprintf("conntrack.maxPerCore is %d, below %d: the conntrack table fills and packets are dropped", *mpc, MinMaxPerCore),
-			Remediation: fixOr("kubeproxy.conntrack-max-per-core", fmt.Sprintf("set conntrack.maxPerCore: %d (or more) in config.conf, then %s", MinMaxPerCore, restartKubeProxy(kp.Name))),
-		})
+		msg := fmt.Sprintf("conntrack.maxPerCore is %d, below %d: the conntrack table fills and packets are dropped", *mpc, MinMaxPerCore)
+		if kp.Summary.MaxPerCoreDefault {
+			msg = fmt.Sprintf("%s does not set conntrack.maxPerCore, so kube-proxy applies its default %d per core, below the %d ACK sets: the conntrack table fills sooner and packets are dropped", where, *mpc, MinMaxPerCore)
+		}
+		fix := fixOr("kubeproxy.conntrack-max-per-core", fmt.Sprintf("set conntrack.maxPerCore: %d (or more) in config.conf, then %s", MinMaxPerCore, restartKubeProxy(kp.Name)))
+		obj := "kube-system/ConfigMap/" + kp.Name
+		if kp.FromFlags {
+			obj = "kube-system/DaemonSet/" + kp.Name
+			fix = fmt.Sprintf("add --conntrack-max-per-core=%d to the command of DaemonSet kube-system/%s (it has no config.conf)", MinMaxPerCore, kp.Name)
+		}
+		findings = append(findings, Finding{Object: obj, Message: msg, Remediation: fix})
 	}
 	if len(findings) > 0 {
-		return WithFindings(StatusWarn, "conntrack.maxPerCore is low", findings)
+		return WithFindings(StatusWarn, "conntrack.maxPerCore is below "+strconv.Itoa(MinMaxPerCore)+": "+strings.Join(effective, ", "), findings)
 	}
-	return Pass("conntrack.maxPerCore is the default or >= %d", MinMaxPerCore)
+	return Pass("conntrack.maxPerCore >= %d or 0: %s", MinMaxPerCore, strings.Join(effective, ", "))
 }
 
 func ipvsUDPTimeout(e *Env) Result {

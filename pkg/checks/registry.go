@@ -72,7 +72,7 @@ func All() []Check {
 			Why: "config.conf of kube-proxy-worker (or kube-proxy-master) does not decode strictly into a KubeProxyConfiguration: a YAML syntax error, an unknown field, a wrong type. kube-proxy then fails to start.",
 			Fix: "Fix the line named in the finding, restart the kube-proxy pods."},
 		{ID: "kubeproxy.conntrack-max-per-core", Title: "conntrack.maxPerCore", Severity: "warn", Run: conntrackMaxPerCore,
-			Why: "conntrack.maxPerCore is set below 65536 (0, which leaves the kernel limit alone, is fine).",
+			Why: "conntrack.maxPerCore (or --conntrack-max-per-core where kube-proxy runs on flags) is below 65536, the value ACK sets. Unset counts as kube-proxy's own default, 32768 per core (config API kubeproxy.config.k8s.io/v1alpha1), so it warns too. 0, which leaves the kernel limit alone, passes; node.conntrack-usage then judges the nodes.",
 			Fix: "`kubectl acknet fix kubeproxy.conntrack-max-per-core --apply --restart`; by hand: set it to 65536 or more and restart the kube-proxy pods."},
 		{ID: "kubeproxy.ipvs-udp-timeout", Title: "IPVS UDP timeout", Severity: "warn", Run: ipvsUDPTimeout,
 			Why: "Mode ipvs and ipvs.udpTimeout unset or above 10s (default 300s): after a UDP backend goes away (CoreDNS upgraded, its node restarted) packets are lost for up to 5 minutes. Lists the UDP Services other than DNS, which need care before the timeout is shortened.",

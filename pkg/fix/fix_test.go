@@ -165,6 +165,23 @@ func TestFixesOnFixtures(t *testing.T) {
 	}
 }
 
+// An unset conntrack.maxPerCore is kube-proxy's default 32768, below the
+// FAQ's 65536: fix sets it, and says what was there.
+func TestMaxPerCoreUnset(t *testing.T) {
+	head := "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\n"
+	in := &Input{Data: map[string]map[string]string{"kube-proxy-worker": {"config.conf": head}}}
+	p, after := plan(t, "kubeproxy.conntrack-max-per-core", in)
+	if len(p.Edits) != 1 || !strings.Contains(p.Edits[0].What, "unset (kube-proxy's default 32768) -> 65536") {
+		t.Fatalf("edits %+v", p.Edits)
+	}
+	if got := changedLines(p.Edits[0].Before, p.Edits[0].After); strings.Join(got, "|") != "conntrack:|maxPerCore: 65536" {
+		t.Errorf("changed %q", got)
+	}
+	if p2, _ := plan(t, "kubeproxy.conntrack-max-per-core", &Input{Data: after}); len(p2.Edits) != 0 {
+		t.Errorf("not idempotent: %+v", p2.Edits)
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	flannel := configMaps(t, scenario("flannel-broken/10-flannel.yaml"), scenario("flannel-broken/20-kube-proxy.yaml"))
 	broken := configMaps(t, scenario("terway-broken-json/00-cluster.yaml"))

@@ -118,16 +118,18 @@ func conntrackMaxPerCore() *Fixer {
 			return err
 		}
 		for _, kp := range confs {
+			// An unset field is kube-proxy's default (32768), below the floor:
+			// it is set like a low one.
 			cur := kp.sum.MaxPerCore
-			ok := cur == nil || *cur == 0 || *cur >= checks.MinMaxPerCore
-			if (ok && !explicit) || (cur != nil && int64(*cur) == want) {
-				p.Unchanged = append(p.Unchanged, fmt.Sprintf("%s conntrack.maxPerCore: %s", kp.name, int32Str(cur)))
+			ok := cur != nil && (*cur == 0 || *cur >= checks.MinMaxPerCore)
+			if (ok && !explicit) || (cur != nil && !kp.sum.MaxPerCoreDefault && int64(*cur) == want) {
+				p.Unchanged = append(p.Unchanged, fmt.Sprintf("%s conntrack.maxPerCore: %s", kp.name, maxPerCoreStr(kp.sum)))
 				continue
 			}
 			err := kubeProxyEdit(p, kp, []yamlOp{{[]string{"conntrack", "maxPerCore"}, raw}},
-				fmt.Sprintf("conntrack.maxPerCore %s -> %d", int32Str(cur), want),
+				fmt.Sprintf("conntrack.maxPerCore %s -> %d", maxPerCoreStr(kp.sum), want),
 				func(s ackconf.KubeProxySummary) error {
-					if s.MaxPerCore == nil || int64(*s.MaxPerCore) != want {
+					if s.MaxPerCore == nil || s.MaxPerCoreDefault || int64(*s.MaxPerCore) != want {
 						return fmt.Errorf("maxPerCore is %s", int32Str(s.MaxPerCore))
 					}
 					return nil
@@ -139,6 +141,14 @@ func conntrackMaxPerCore() *Fixer {
 		return nil
 	}
 	return f
+}
+
+// maxPerCoreStr says what kube-proxy uses, and whether config.conf sets it.
+func maxPerCoreStr(s ackconf.KubeProxySummary) string {
+	if s.MaxPerCoreDefault && s.MaxPerCore != nil {
+		return fmt.Sprintf("unset (kube-proxy's default %d)", *s.MaxPerCore)
+	}
+	return int32Str(s.MaxPerCore)
 }
 
 func int32Str(p *int32) string {

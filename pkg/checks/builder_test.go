@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -87,6 +88,7 @@ func snapshot() *snapB {
 
 func (b *snapB) version(major, minor int) *snapB {
 	b.s.KubeMajor, b.s.KubeMinor = major, minor
+	b.s.ServerVersion = fmt.Sprintf("v%d.%d.0", major, minor)
 	return b
 }
 

@@ -60,6 +60,7 @@ type checkCase struct {
 	snap     *snapB
 	want     Status
 	contains string // in the summary or a finding
+	absent   string // in neither
 }
 
 func checkCases() []checkCase {
@@ -128,6 +129,18 @@ func checkCases() []checkCase {
 		{id: "flannel.ip-exhausted", kind: kTrigger, name: "events on one node",
 			snap: flannelCluster(flannelCNIGood).event("Pod", "batch", "job-1", "failed to allocate for range 0: no IP addresses available in range set: 172.20.1.1-172.20.1.254", 7, time.Minute).tracked("batch", "job-1", "node-a", corev1.PodPending),
 			want: StatusFail, contains: "node/node-a"},
+		{id: "flannel.ip-exhausted", kind: kTrigger, name: "Kubernetes 1.18, fixed Flannel: only the cluster upgrade",
+			snap: flannelCluster(flannelCNIGood).version(1, 18).event("Pod", "batch", "job-1", "no IP addresses available in range set: 172.20.1.1-172.20.1.254", 7, time.Minute).tracked("batch", "job-1", "node-a", corev1.PodPending),
+			want: StatusFail, contains: "upgrade the cluster to Kubernetes 1.20 or later", absent: "upgrade the Flannel"},
+		{id: "flannel.ip-exhausted", kind: kTrigger, name: "Kubernetes 1.30, old Flannel: only the Flannel upgrade",
+			snap: snapshot().flannel("v0.15.1.5-11d1c700-aliyun").cm(cluster.CMFlannel, "cni-conf.json", flannelCNIGood).event("Pod", "batch", "job-1", "no IP addresses available in range set: 172.20.1.1-172.20.1.254", 7, time.Minute).tracked("batch", "job-1", "node-a", corev1.PodPending),
+			want: StatusFail, contains: "upgrade the Flannel add-on to v0.15.1.11-7e95fe23-aliyun or later", absent: "Kubernetes 1.20 or later"},
+		{id: "flannel.ip-exhausted", kind: kTrigger, name: "both fixed: no upgrade advised",
+			snap: flannelCluster(flannelCNIGood).event("Pod", "batch", "job-1", "no IP addresses available in range set: 172.20.1.1-172.20.1.254", 7, time.Minute).tracked("batch", "job-1", "node-a", corev1.PodPending),
+			want: StatusFail, contains: "neither cause of leaks the FAQ names applies", absent: "upgrade"},
+		{id: "flannel.ip-exhausted", kind: kTrigger, name: "both old: both upgrades",
+			snap: snapshot().version(1, 16).flannel("v0.15.1.5-11d1c700-aliyun").cm(cluster.CMFlannel, "cni-conf.json", flannelCNIGood).event("Pod", "batch", "job-1", "no IP addresses available in range set: 172.20.1.1-172.20.1.254", 7, time.Minute).tracked("batch", "job-1", "node-a", corev1.PodPending),
+			want: StatusFail, contains: "upgrade the cluster to Kubernetes 1.20 or later; upgrade the Flannel add-on"},
 		{id: "flannel.ip-exhausted", kind: kPass, name: "no events", snap: flannelCluster(flannelCNIGood), want: StatusPass},
 		{id: "flannel.ip-exhausted", kind: kNA, name: "terway", snap: terwayCluster(), want: StatusSkip, contains: "not applicable"},
 		{id: "flannel.ip-exhausted", kind: kForbidden, name: "events forbidden", snap: flannelCluster(flannelCNIGood).forbid(cluster.ReadEvents), want: StatusSkip, contains: "cannot read events"},
@@ -356,6 +369,9 @@ func TestChecks(t *testing.T) {
 			}
 			if tc.contains != "" && !resultContains(r, tc.contains) {
 				t.Errorf("result does not mention %q: summary %q, findings %+v", tc.contains, r.Summary, r.Findings)
+			}
+			if tc.absent != "" && resultContains(r, tc.absent) {
+				t.Errorf("result mentions %q: summary %q, findings %+v", tc.absent, r.Summary, r.Findings)
 			}
 			if r.Status == StatusFail || r.Status == StatusWarn {
 				if len(r.Findings) == 0 {

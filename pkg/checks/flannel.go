@@ -204,17 +204,59 @@ func flannelIPExhausted(e *Env) Result {
 		return Pass("no %q events", cluster.MsgNoIPInRange)
 	}
 	by, names := groupByNode(e, evs)
+	causes := ipLeakCauses(e)
 	var findings []Finding
 	for _, n := range names {
 		g := by[n]
 		findings = append(findings, Finding{
 			Object:      "node/" + n,
 			Node:        n,
-			Message:     fmt.Sprintf("%s %q for %s, newest %s", count(int(g.count), "event"), cluster.MsgNoIPInRange, count(len(g.pods), "pod"), g.newest.UTC().Format(time.RFC3339)),
-			Remediation: "kubectl acknet flannel gc --node " + n + "; upgrade the cluster to Kubernetes >= 1.20 and Flannel to >= " + FlannelIPAMFixSince.Raw,
+			Message:     fmt.Sprintf("%s %q for %s, newest %s; %s", count(int(g.count), "event"), cluster.MsgNoIPInRange, count(len(g.pods), "pod"), g.newest.UTC().Format(time.RFC3339), causes.why),
+			Remediation: "kubectl acknet flannel gc --node " + n + causes.fix,
 		})
 	}
 	return WithFindings(StatusFail, "pod IP ranges exhausted on "+count(len(names), "node"), findings)
+}
+
+// ipLeakCause is what the FAQ blames for leaked Flannel IPs, for this
+// cluster's versions.
+type ipLeakCause struct {
+	why string // for the message
+	fix string // appended to the remediation, "" when no upgrade helps
+}
+
+// ipLeakCauses names the FAQ's two causes of leaked IPs that apply here:
+// Kubernetes older than 1.20 (kubelet leaks sandboxes' IPs, kubernetes issues
+// 75665 and 92614) and Flannel older than FlannelIPAMFixSince (IPAM state
+// survives a reboot). A version it cannot read is said to be unknown, not
+// assumed.
+func ipLeakCauses(e *Env) ipLeakCause {
+	var why, fix []string
+	kubeNew, kubeKnown := e.kubeAtLeast(1, 20)
+	switch {
+	case !kubeKnown:
+		why = append(why, "Kubernetes version unknown (before 1.20 the kubelet leaks IPs)")
+	case !kubeNew:
+		why = append(why, "Kubernetes "+e.S.ServerVersion+" is before 1.20, whose kubelet leaks IPs")
+		fix = append(fix, "upgrade the cluster to Kubernetes 1.20 or later")
+	}
+	v, flannelKnown := flannelVersion(e)
+	switch {
+	case !flannelKnown:
+		why = append(why, fmt.Sprintf("Flannel version %q unknown (before %s a node reboot leaks IPs)", e.PluginVersion, FlannelIPAMFixSince.Raw))
+	case v.Less(FlannelIPAMFixSince):
+		why = append(why, fmt.Sprintf("Flannel %s is before %s, which leaks IPs when a node reboots", e.PluginVersion, FlannelIPAMFixSince.Raw))
+		fix = append(fix, "upgrade the Flannel add-on to "+FlannelIPAMFixSince.Raw+" or later (see flannel.ipam-datadir)")
+	}
+	out := ipLeakCause{why: strings.Join(why, "; ")}
+	if len(why) == 0 {
+		out.why = fmt.Sprintf("neither cause of leaks the FAQ names applies (Kubernetes %s >= 1.20, Flannel %s >= %s): the range may be full of live pods (see node.pod-cidr-capacity)",
+			e.S.ServerVersion, e.PluginVersion, FlannelIPAMFixSince.Raw)
+	}
+	if len(fix) > 0 {
+		out.fix = "; " + strings.Join(fix, "; ")
+	}
+	return out
 }
 
 // usableAddresses of a node pod CIDR for host-local under Flannel: the

@@ -270,7 +270,12 @@ func checkCases() []checkCase {
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "default 300s lists UDP services", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
 			service("kube-system", "kube-dns", "", []string{"10.96.0.10"}, corev1.ServicePort{Protocol: "UDP", Port: 53}).
 			service("voip", "sip", "", []string{"10.96.0.20"}, corev1.ServicePort{Protocol: "UDP", Port: 5060}), want: StatusWarn, contains: "voip/sip"},
-		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "old kubernetes uses ipvsadm", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults), want: StatusWarn, contains: "kubectl acknet ipvs timeout --set 900,120,10"},
+		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "1.16 without node checks: how to verify", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults), want: StatusInfo, contains: "kubectl acknet doctor --node-checks"},
+		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "1.16, a node at 300s", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
+			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}}}, "n2": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}),
+			want: StatusWarn, contains: "kubectl acknet ipvs timeout --set 900,120,10 --node n1", absent: "--node n2"},
+		{id: "kubeproxy.ipvs-udp-timeout", kind: kPass, name: "1.16 after ipvs timeout --set: the nodes decide", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
+			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}), want: StatusPass, contains: "on 1 node"},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kPass, name: "10s", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusPass},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables), want: StatusSkip, contains: "not applicable"},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ConfigMapRead(cluster.CMKubeProxyWorker)), want: StatusSkip, contains: "Forbidden"},
@@ -328,7 +333,9 @@ func checkCases() []checkCase {
 		{id: "node.ipvs-timeouts", kind: kPass, name: "new kubernetes reports", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
 			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}), want: StatusInfo, contains: "900/120/10"},
 		{id: "node.ipvs-timeouts", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables).withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
-		{id: "node.ipvs-timeouts", kind: kForbidden, name: "no ipvsadm anywhere", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]*NodeFacts{"n1": {TimeoutsErr: "ipvsadm not found"}}), want: StatusSkip, contains: "ipvsadm"},
+		{id: "node.ipvs-timeouts", kind: kForbidden, name: "no IPVS on any node", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]*NodeFacts{"n1": {TimeoutsErr: "exit status 4"}}), want: StatusSkip, contains: "no node reported"},
+		{id: "node.ipvs-timeouts", kind: kTrigger, name: "no ipvsadm: the FAQ's install step", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]*NodeFacts{"n1": {TimeoutsErr: InstallIPVSAdm}}), want: StatusInfo, contains: "yum install -y ipvsadm"},
+		{id: "node.ipvs-timeouts", kind: kTrigger, name: "no ipvsadm on 1.16 warns", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).withNodes(map[string]*NodeFacts{"n1": {TimeoutsErr: InstallIPVSAdm}}), want: StatusWarn, contains: "yum install -y ipvsadm"},
 
 		// node.flannel-ip-leak
 		{id: "node.flannel-ip-leak", kind: kTrigger, name: "leak", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: scan(true, "10.0.0.5")}}), want: StatusWarn, contains: "flannel gc --node n1 --apply"},

@@ -19,6 +19,18 @@ const (
 	MaxUDPTimeout = 10 * time.Second
 )
 
+// UDPTimeoutRule is the one rule for where the IPVS UDP timeout is set, as
+// the FAQ gives it. ACK shipped no 1.17, so "before 1.18" is 1.16 and earlier.
+const UDPTimeoutRule = "Kubernetes 1.18 and later: ipvs.udpTimeout in the kube-proxy ConfigMap; " +
+	"before 1.18 (1.16 and earlier on ACK) kube-proxy does not know that field, and the timeout is set on each node with ipvsadm (kubectl acknet ipvs timeout)"
+
+// udpTimeoutInConfigMap says whether kube-proxy of this cluster takes
+// ipvs.udpTimeout; known is false when the version is unknown.
+func udpTimeoutInConfigMap(e *Env) (yes, known bool) { return e.kubeAtLeast(1, 18) }
+
+// InstallIPVSAdm is the FAQ's step for a node without ipvsadm.
+const InstallIPVSAdm = "ipvsadm is not installed on the node; install it there: yum install -y ipvsadm"
+
 // SchedulerModuleCutoff is the creation date before which a node may run an
 // image without the kernel modules of non-default IPVS schedulers.
 var SchedulerModuleCutoff = time.Date(2022, time.October, 1, 0, 0, 0, 0, time.UTC)
@@ -154,6 +166,9 @@ func ipvsUDPTimeout(e *Env) Result {
 	if len(ipvs) == 0 {
 		return NotApplicable("kube-proxy mode is %s", confs[0].Summary.Mode)
 	}
+	if inCM, known := udpTimeoutInConfigMap(e); known && !inCM {
+		return nodesUDPTimeout(e, ipvs[0].Name)
+	}
 	udp := udpServices(e)
 	var findings []Finding
 	for _, kp := range ipvs {
@@ -169,15 +184,53 @@ func ipvsUDPTimeout(e *Env) Result {
 		if kp.FromFlags {
 			fix = "add --ipvs-udp-timeout=10s to the command of DaemonSet kube-system/" + kp.Name + " (it has no config.conf)"
 		}
-		if atLeast, ok := e.kubeAtLeast(1, 18); ok && !atLeast {
-			fix = "kubectl acknet ipvs timeout --set 900,120,10 --all-nodes (this Kubernetes cannot set udpTimeout)"
-		}
 		findings = append(findings, Finding{Object: "kube-system/ConfigMap/" + kp.Name, Message: msg, Remediation: fix})
 	}
 	if len(findings) > 0 {
 		return WithFindings(StatusWarn, "IPVS keeps UDP sessions too long", findings)
 	}
 	return Pass("ipvs.udpTimeout <= %s", MaxUDPTimeout)
+}
+
+// nodesUDPTimeout judges a cluster whose kube-proxy cannot set the UDP
+// timeout: the nodes' own timeouts decide, as ipvs timeout --set changed
+// them. Without node checks it cannot tell, and says how to find out.
+func nodesUDPTimeout(e *Env, cm string) Result {
+	const set = "kubectl acknet ipvs timeout --set 900,120,10"
+	if e.NodeFacts == nil {
+		return WithFindings(StatusInfo, "Kubernetes "+e.S.ServerVersion+" keeps the IPVS UDP timeout on the nodes: run with --node-checks to read it", []Finding{{
+			Object:      "kube-system/ConfigMap/" + cm,
+			Message:     "this kube-proxy cannot set ipvs.udpTimeout (" + UDPTimeoutRule + "); the cluster alone does not tell whether the nodes were set",
+			Remediation: "verify: kubectl acknet doctor --node-checks --checks 'kubeproxy.ipvs-udp-timeout,node.ipvs-timeouts'; set: " + set + " --all-nodes",
+		}})
+	}
+	var findings []Finding
+	var ok, unknown []string
+	if r := eachNode(e, func(n string, f *NodeFacts) {
+		switch t := f.Timeouts; {
+		case t == nil || t.Current == nil:
+			unknown = append(unknown, n)
+		case time.Duration(t.Current.UDP)*time.Second > MaxUDPTimeout:
+			findings = append(findings, Finding{Object: "node/" + n, Node: n,
+				Message:     fmt.Sprintf("IPVS udp timeout is %ds: after a UDP backend goes away, its clients lose packets for up to that long", t.Current.UDP),
+				Remediation: set + " --node " + n})
+		default:
+			ok = append(ok, n)
+		}
+	}); r != nil {
+		return *r
+	}
+	summary := fmt.Sprintf("udp timeout <= %s on %s (set with ipvsadm: this Kubernetes cannot set ipvs.udpTimeout)", MaxUDPTimeout, count(len(ok), "node"))
+	if len(unknown) > 0 {
+		summary += fmt.Sprintf("; not read on %s (see node.ipvs-timeouts)", count(len(unknown), "node"))
+	}
+	if len(findings) > 0 {
+		return WithFindings(StatusWarn, fmt.Sprintf("IPVS keeps UDP sessions too long on %s", count(len(findings), "node")), findings)
+	}
+	if len(ok) == 0 {
+		return Skip("no node reported its IPVS udp timeout (see node.ipvs-timeouts)")
+	}
+	return Pass("%s", summary)
 }
 
 // udpServices lists namespace/name of Services with a UDP port other than 53.

@@ -203,10 +203,15 @@ func nodeIPVSTimeouts(e *Env) Result {
 	if _, r := ipvsMode(e); r != nil {
 		return *r
 	}
-	canSet, known := e.kubeAtLeast(1, 18)
+	canSet, known := udpTimeoutInConfigMap(e)
 	byValue := map[string][]string{}
 	var findings []Finding
+	var noTool []string
 	if r := eachNode(e, func(n string, f *NodeFacts) {
+		if f.TimeoutsErr == InstallIPVSAdm {
+			noTool = append(noTool, n)
+			return
+		}
 		t := f.Timeouts
 		if t == nil || t.Current == nil {
 			return
@@ -220,16 +225,31 @@ func nodeIPVSTimeouts(e *Env) Result {
 	}); r != nil {
 		return *r
 	}
-	if len(byValue) == 0 {
-		return Skip("no node reported IPVS timeouts (no ipvsadm, or no IPVS in use or in the kernel; kubectl acknet ipvs timeout says which)")
-	}
 	var parts []string
 	for v, nodes := range byValue {
 		parts = append(parts, fmt.Sprintf("tcp/tcpfin/udp %s s on %s", strings.ReplaceAll(v, " ", "/"), count(len(nodes), "node")))
 	}
 	sort.Strings(parts)
+	if len(noTool) > 0 {
+		parts = append(parts, "no ipvsadm on "+count(len(noTool), "node"))
+		for _, n := range noTool {
+			msg := InstallIPVSAdm + ": its IPVS timeouts cannot be read"
+			if known && !canSet {
+				msg += " or set, and this Kubernetes sets the UDP timeout only there"
+			}
+			findings = append(findings, Finding{Object: "node/" + n, Node: n, Message: msg,
+				Remediation: "on the node: yum install -y ipvsadm; then kubectl acknet ipvs timeout --node " + n})
+		}
+	}
+	if len(byValue) == 0 && len(noTool) == 0 {
+		return Skip("no node reported IPVS timeouts (no IPVS in use or in the kernel; kubectl acknet ipvs timeout says which)")
+	}
+	status := StatusInfo
+	if known && !canSet && len(findings) > 0 {
+		status = StatusWarn
+	}
 	if len(findings) > 0 {
-		return WithFindings(StatusWarn, strings.Join(parts, "; "), findings)
+		return WithFindings(status, strings.Join(parts, "; "), findings)
 	}
 	return Info("%s", strings.Join(parts, "; "))
 }

@@ -167,8 +167,8 @@ func ipvsUDPTimeout() *Fixer {
 	}
 	f.plan = func(in *Input, p *Plan) error {
 		if in.kubeBefore(1, 18) {
-			return fmt.Errorf("kube-proxy before Kubernetes 1.18 (this is %d.%d) does not know ipvs.udpTimeout and would refuse to start with it; "+
-				"set the timeout on the nodes instead: kubectl acknet ipvs timeout --set 900,120,10 --all-nodes", in.KubeMajor, in.KubeMinor)
+			return fmt.Errorf("this is Kubernetes %d.%d, and kube-proxy would refuse to start with ipvs.udpTimeout (%s); "+
+				"set the timeout on the nodes instead: kubectl acknet ipvs timeout --set 900,120,10 --all-nodes", in.KubeMajor, in.KubeMinor, checks.UDPTimeoutRule)
 		}
 		raw, explicit := f.param(in, "udpTimeout")
 		want, err := time.ParseDuration(raw)

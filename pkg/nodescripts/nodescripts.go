@@ -43,6 +43,12 @@ var (
 	DNS            = Load("dns")
 )
 
+// Exit statuses of ipvs-timeout.sh besides 0 and 1.
+const (
+	ExitNoIPVSAdm = 3 // ipvsadm is not installed on the node
+	ExitNoIPVS    = 4 // no IPVS in use on the node (nothing read or set)
+)
+
 // IPVSSchedulers are the schedulers of the Linux IPVS code; the module of
 // scheduler S is ip_vs_S.
 var IPVSSchedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}

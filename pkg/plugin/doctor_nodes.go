@@ -114,6 +114,9 @@ func parseNodeFacts(secs map[string]*nodescripts.Section) *checks.NodeFacts {
 	if s := secs["ipvs-timeout"]; s != nil {
 		if p := problem("ipvs-timeout"); p != "" {
 			f.TimeoutsErr = p
+			if s.Ended && s.Status == nodescripts.ExitNoIPVSAdm {
+				f.TimeoutsErr = checks.InstallIPVSAdm
+			}
 		} else if t, err := nodescripts.ParseTimeouts(s.Output); err == nil {
 			f.Timeouts = t
 		} else {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -254,9 +256,15 @@ func newIPVSTimeoutCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *co
 		Short: "Show, and with --set change, the IPVS timeouts of nodes (node.ipvs-timeouts)",
 		Long: `timeout shows the IPVS tcp, tcpfin and udp timeouts of each node (ipvsadm -L
 --timeout). With --set TCP,TCPFIN,UDP it changes them (ipvsadm --set) and shows
-old and new. For clusters whose kube-proxy cannot set ipvs.udpTimeout
-(Kubernetes <= 1.16) the FAQ's value is 900,120,10; the setting does not
-survive a reboot.`,
+old and new.
+
+Where the UDP timeout is set: ` + checks.UDPTimeoutRule + `.
+For the clusters before 1.18 the FAQ's value is 900,120,10; the setting does
+not survive a node reboot, so set it again on new or rebooted nodes. On 1.18 and
+later use kubectl acknet fix kubeproxy.ipvs-udp-timeout instead: kube-proxy
+then keeps the timeout itself.
+
+A node without ipvsadm fails with the FAQ's step: yum install -y ipvsadm.`,
 		Example: `  kubectl acknet ipvs timeout --all-nodes
   kubectl acknet ipvs timeout --set 900,120,10 -l kubernetes.io/os=linux --yes`,
 		Args: cobra.NoArgs,

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
@@ -153,6 +155,31 @@ func TestFlannelGCValidate(t *testing.T) {
 			err := o.Validate()
 			if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
 				t.Errorf("err %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseNodeFactsIPVSTimeout(t *testing.T) {
+	tests := []struct {
+		name    string
+		sec     *nodescripts.Section
+		wantErr string
+		wantUDP int
+	}{
+		{"read", &nodescripts.Section{Output: "timeout\tcurrent\t900\t120\t10\n", Ended: true}, "", 10},
+		{"no ipvsadm: the FAQ's install step", &nodescripts.Section{Status: nodescripts.ExitNoIPVSAdm, Ended: true}, checks.InstallIPVSAdm, 0},
+		{"no IPVS", &nodescripts.Section{Status: nodescripts.ExitNoIPVS, Ended: true}, "exit status 4", 0},
+		{"cut off", &nodescripts.Section{Status: nodescripts.ExitNoIPVSAdm}, "did not finish", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := parseNodeFacts(map[string]*nodescripts.Section{"ipvs-timeout": tt.sec})
+			if f.TimeoutsErr != tt.wantErr {
+				t.Errorf("TimeoutsErr %q, want %q", f.TimeoutsErr, tt.wantErr)
+			}
+			if tt.wantUDP != 0 && (f.Timeouts == nil || f.Timeouts.Current.UDP != tt.wantUDP) {
+				t.Errorf("timeouts %+v", f.Timeouts)
 			}
 		})
 	}

@@ -160,6 +160,8 @@ func checkCases() []checkCase {
 
 		// ccm.route-tables
 		{id: "ccm.route-tables", kind: kTrigger, name: "multiple route tables", snap: snapshot().reasonEvent("Node", "node-a", "CreateRouteFailed", "multiple route tables found by vpc id[vpc-1]"), want: StatusFail, contains: "node/node-a"},
+		{id: "ccm.route-tables", kind: kTrigger, name: "another route failure: no route-table advice it cannot back", snap: snapshot().reasonEvent("Node", "node-b", "CreateRouteFailed", "Error creating route entry: QuotaExceeded.Route"),
+			want: StatusFail, contains: "kubectl describe node node-b", absent: "routeTableIDs"},
 		{id: "ccm.route-tables", kind: kPass, name: "none", snap: snapshot(), want: StatusPass},
 		{id: "ccm.route-tables", kind: kForbidden, name: "events forbidden", snap: snapshot().forbid(cluster.ReadEvents), want: StatusSkip, contains: "Forbidden"},
 
@@ -176,6 +178,7 @@ func checkCases() []checkCase {
 		{id: "terway.vswitch-ip-exhausted", kind: kTrigger, name: "events name the vswitch",
 			snap: terwayCluster().event("Pod", "shop", "web-1", "InvalidVSwitchId.IpNotEnough: The specified VSwitch \"vsw-abc123\" has not enough IpAddress.", 3, time.Minute).tracked("shop", "web-1", "n1", corev1.PodPending),
 			want: StatusFail, contains: "vswitch/vsw-abc123"},
+		{id: "terway.vswitch-ip-exhausted", kind: kTrigger, name: "the FAQ's route first: the add-on's PodVswitchId", snap: terwayCluster().logs("kube-system/terway-eniip-x", "alloc failed: InvalidVSwitchId.IpNotEnough vsw-log0001"), want: StatusFail, contains: "prefix /19 or shorter, >= 8192 addresses) and add it in the Terway add-on's configuration (PodVswitchId"},
 		{id: "terway.vswitch-ip-exhausted", kind: kTrigger, name: "only in logs", snap: terwayCluster().logs("kube-system/terway-eniip-x", "alloc failed: InvalidVSwitchId.IpNotEnough vsw-log0001"), want: StatusFail, contains: "1 Terway log lines"},
 		{id: "terway.vswitch-ip-exhausted", kind: kPass, name: "none", snap: terwayCluster(), want: StatusPass},
 		{id: "terway.vswitch-ip-exhausted", kind: kNA, name: "flannel", snap: flannelCluster(flannelCNIGood), want: StatusSkip, contains: "not applicable"},
@@ -205,6 +208,8 @@ func checkCases() []checkCase {
 
 		// terway.eip-pool
 		{id: "terway.eip-pool", kind: kTrigger, name: "enabled", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", `{"vswitches":{"a":["vsw-1"]},"enable_eip_pool":"true"}`), want: StatusWarn, contains: "eip pool is not supported"},
+		{id: "terway.eip-pool", kind: kTrigger, name: "events: an upgrade failed", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", `{"vswitches":{"a":["vsw-1"]},"enable_eip_pool":"true"}`).
+			event("Pod", "kube-system", "terway-eniip-x", "eip pool is not supported, please migrate to ack-extend-network-controller", 4, time.Minute), want: StatusFail, contains: "kube-system/Pod/terway-eniip-x"},
 		{id: "terway.eip-pool", kind: kPass, name: "off", snap: terwayCluster(), want: StatusPass},
 		{id: "terway.eip-pool", kind: kNA, name: "flannel", snap: flannelCluster(flannelCNIGood), want: StatusSkip, contains: "not applicable"},
 		{id: "terway.eip-pool", kind: kForbidden, name: "forbidden", snap: terwayCluster().forbid(cluster.ConfigMapRead(cluster.CMENIConfig)), want: StatusSkip, contains: "Forbidden"},

@@ -134,11 +134,22 @@ func ccmRouteTables(e *Env) Result {
 		if node == k {
 			node = ""
 		}
+		// The events are all this check reads: the advice follows what the
+		// event says, not what the route table holds.
+		read := "kubectl describe node " + node
+		if node == "" {
+			parts := strings.SplitN(k, "/", 3)
+			read = "kubectl -n " + parts[0] + " get events --field-selector involvedObject.name=" + parts[len(parts)-1]
+		}
+		fix := "read the whole event (" + read + "); then, in the VPC console, check that the route table has room for the node's pod CIDR and no conflicting entry"
+		if strings.Contains(g.msg, cluster.MsgMultipleRouteTables) {
+			fix = "configure the cloud-controller-manager for multiple route tables (routeTableIDs in its cloud config)"
+		}
 		findings = append(findings, Finding{
 			Object:      k,
 			Node:        node,
 			Message:     fmt.Sprintf("%s: %s", count(int(g.count), "route event"), truncate(g.msg, 300)),
-			Remediation: "configure the cloud-controller-manager for multiple route tables (routeTableIDs in its cloud config), and check that the VPC route table has room for the node's pod CIDR",
+			Remediation: fix,
 		})
 	}
 	return WithFindings(StatusFail, "pod routes missing for "+count(len(findings), "object"), findings)

@@ -163,7 +163,8 @@ func terwayVSwitchIPExhausted(e *Env) Result {
 		findings = append(findings, Finding{
 			Object:      "vswitch/" + id,
 			Message:     msg,
-			Remediation: "create a vSwitch in the same zone (prefix /19 or shorter, >= 8192 addresses), add it to \"vswitches\" in eni_conf of kube-system/eni-config, then " + restartTerway(e),
+			Remediation: "create a vSwitch in the same zone (prefix /19 or shorter, >= 8192 addresses) and add it in the Terway add-on's configuration (PodVswitchId, ACK console, add-ons); " +
+				"edit \"vswitches\" in eni_conf of kube-system/eni-config by hand (then " + restartTerway(e) + ") only where ACK does not manage the add-on, as its reconcile overwrites a hand edit",
 		})
 	}
 	return WithFindings(StatusFail, count(len(ids), "vSwitch")+" out of IPs", findings)
@@ -295,6 +296,18 @@ func terwayEIPPool(e *Env) Result {
 	}
 	if cfg.ENIConf == nil {
 		return Skip("eni_conf does not parse (see terway.eni-config)")
+	}
+	// The events of a failed upgrade are proof; the setting alone is a risk.
+	if evs := eventsMatching(e, cluster.MsgEIPPoolUnsupported); len(evs) > 0 {
+		var findings []Finding
+		for _, ev := range evs {
+			findings = append(findings, Finding{
+				Object:      ev.Namespace + "/" + ev.Kind + "/" + ev.Name,
+				Message:     fmt.Sprintf("%s: %s", count(int(ev.Count), "event"), truncate(ev.Message, 300)),
+				Remediation: "migrate EIPs to ack-extend-network-controller, remove enable_eip_pool from eni_conf, then upgrade Terway again",
+			})
+		}
+		return WithFindings(StatusFail, "Terway refused to start: the EIP pool is not supported", findings)
 	}
 	if !cfg.ENIConf.EIPPoolEnabled() {
 		return Pass("the EIP pool is not enabled")

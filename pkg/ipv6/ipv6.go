@@ -72,7 +72,7 @@ func Verify(in Input, listen, probe bool) []checks.Outcome {
 	if probe {
 		out = append(out,
 			checks.Outcome{Check: checks.Check{ID: IDReachability, Title: "IPv6 reachability in the cluster"}, Result: reachability(in)},
-			checks.Outcome{Check: checks.Check{ID: IDInternet, Title: "IPv6 reachability outside the cluster"}, Result: internet(in)})
+			checks.Outcome{Check: checks.Check{ID: IDInternet, Title: "IPv6 from the pods to outside the cluster"}, Result: internet(in)})
 	}
 	return out
 }
@@ -277,9 +277,12 @@ func internet(in Input) checks.Result {
 		return checks.Skip("no --external target given")
 	}
 	bad, good := targetFindings(in.Internet)
-	r := checks.Info("%d of %d external IPv6 targets reachable", good, len(in.Internet))
+	// It dials out from the probe pods. The FAQ's case, the Internet not
+	// reaching a pod over IPv6, has the same cause (no IPv6 public
+	// bandwidth) but only a client outside the VPC can show it.
+	r := checks.Info("%d of %d external IPv6 targets reachable from the probe pods (outbound only; whether the Internet reaches the pods takes a client outside the VPC)", good, len(in.Internet))
 	for i := range bad {
-		bad[i].Remediation = "the VPC needs an IPv6 gateway and the node public IPv6 bandwidth"
+		bad[i].Remediation = "the VPC needs an IPv6 gateway, and the node's IPv6 address needs IPv6 public bandwidth (without it IPv6 stays inside the VPC, outbound and inbound)"
 	}
 	r.Findings = bad
 	return r

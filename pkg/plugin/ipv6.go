@@ -75,7 +75,8 @@ func newIPv6VerifyCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cob
   ipv6.listen            --listen: declared TCP ports listen on IPv6, read from each pod's own
                          network namespace on its node (no ephemeral container is added)
   ipv6.reachability      --probe: a probe pod dials the IPv6 pod IPs and ClusterIPs on their ports
-  ipv6.internet          --probe --external HOST:PORT: an IPv6 address outside the cluster
+  ipv6.internet          --probe --external HOST:PORT: the probe pods dial out to an IPv6
+                         address outside the cluster (outbound only)
 
 The probe runs in a debug pod in the host network namespace of --probe-node
 (default: the first Ready node), or of every node with --per-node. It changes

@@ -216,6 +216,28 @@ func TestRealKubeProxyWithoutIPVS(t *testing.T) {
 	if nodes.status("node.ipvs-timeouts") != "skip" {
 		t.Errorf("node.ipvs-timeouts %s", nodes.status("node.ipvs-timeouts"))
 	}
+	// A node without ipvsadm: the check names it with the FAQ's install
+	// step, where before it only counted an exit status.
+	if out, err := onNode(t, 0, "mv", "/usr/sbin/ipvsadm", "/usr/sbin/ipvsadm.off"); err != nil {
+		t.Fatalf("hide ipvsadm: %v %s", err, out)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if out, err := onNode(t, 0, "mv", "/usr/sbin/ipvsadm.off", "/usr/sbin/ipvsadm"); err != nil {
+				t.Errorf("restore ipvsadm: %v %s", err, out)
+			}
+		}
+	}
+	defer restore()
+	noTool := parseReport(t, acknet(t, "doctor", "--node-checks", "--all-nodes", "--checks", "node.ipvs-timeouts", "-o", "json"))
+	if objs := noTool.findingObjects("node.ipvs-timeouts"); noTool.status("node.ipvs-timeouts") != "info" || len(objs) != 1 || objs[0] != "node/"+nodeName(0) ||
+		!strings.Contains(findingMessages(noTool, "node.ipvs-timeouts"), "yum install -y ipvsadm") {
+		t.Errorf("without ipvsadm: node.ipvs-timeouts %s %v: %s", noTool.status("node.ipvs-timeouts"), objs, findingMessages(noTool, "node.ipvs-timeouts"))
+	}
+	restore()
+
 	text := acknet(t, "doctor", "--logs", "--checks", "kubeproxy.proxier")
 	t.Logf("doctor --logs:\n%s", text.stdout)
 	if n := debugPodsLeft(t); n != 0 {

@@ -78,6 +78,12 @@ func Verify(in Input, listen, probe bool) []checks.Outcome {
 }
 
 func clusterCheck(in Input) checks.Result {
+	if len(in.Nodes) == 0 {
+		return checks.Skip("no nodes")
+	}
+	if in.TerwayIPStack != "" {
+		return terwayCluster(in)
+	}
 	var findings []checks.Finding
 	for _, n := range in.Nodes {
 		var missing []string
@@ -88,11 +94,7 @@ func clusterCheck(in Input) checks.Result {
 		if !cidr6 {
 			missing = append(missing, "no IPv6 pod CIDR")
 		}
-		ip6 := false
-		for _, a := range n.Status.Addresses {
-			ip6 = ip6 || (a.Type == corev1.NodeInternalIP && is6(a.Address))
-		}
-		if !ip6 {
+		if !nodeHas6(n) {
 			missing = append(missing, "no IPv6 InternalIP")
 		}
 		if len(missing) > 0 {
@@ -100,17 +102,73 @@ func clusterCheck(in Input) checks.Result {
 				Remediation: "dual-stack is chosen at cluster creation: the node pool needs IPv6-enabled vSwitches and an IPv6 pod CIDR; recreate the node in a dual-stack pool"})
 		}
 	}
-	if in.TerwayIPStack != "" && in.TerwayIPStack != "dual" {
-		findings = append(findings, checks.Finding{Object: "kube-system/ConfigMap/eni-config", Message: fmt.Sprintf("Terway eni_conf ip_stack is %q, not \"dual\"", in.TerwayIPStack),
-			Remediation: "IPv6 for Terway is chosen at cluster creation (ip_stack: dual)"})
-	}
-	if len(in.Nodes) == 0 {
-		return checks.Skip("no nodes")
-	}
 	if len(findings) > 0 {
 		return checks.WithFindings(checks.StatusFail, "the cluster is not dual-stack", findings)
 	}
 	return checks.Pass("%d nodes with an IPv6 pod CIDR and InternalIP", len(in.Nodes))
+}
+
+func nodeHas6(n corev1.Node) bool {
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP && is6(a.Address) {
+			return true
+		}
+	}
+	return false
+}
+
+// terwayCluster judges Terway by what Terway uses: its ip_stack, and the
+// addresses its pods got from the vSwitches. Terway nodes usually have no
+// pod CIDR at all, so podCIDRs say nothing here.
+func terwayCluster(in Input) checks.Result {
+	if in.TerwayIPStack != "dual" {
+		return checks.WithFindings(checks.StatusFail, "the cluster is not dual-stack", []checks.Finding{{
+			Object:      "kube-system/ConfigMap/eni-config",
+			Message:     fmt.Sprintf("Terway eni_conf ip_stack is %q, not \"dual\": Terway gives pods no IPv6 address", in.TerwayIPStack),
+			Remediation: "IPv6 for Terway is chosen at cluster creation (ip_stack: dual, with IPv6-enabled vSwitches)"}})
+	}
+	// Per node: do its pods on the pod network have IPv6 addresses?
+	with6, without6 := map[string]int{}, map[string]int{}
+	for _, p := range in.Pods {
+		if p.Spec.HostNetwork || p.Status.Phase != corev1.PodRunning || p.Spec.NodeName == "" {
+			continue
+		}
+		has6 := false
+		for _, ip := range p.Status.PodIPs {
+			has6 = has6 || is6(ip.IP)
+		}
+		if has6 {
+			with6[p.Spec.NodeName]++
+		} else {
+			without6[p.Spec.NodeName]++
+		}
+	}
+	var findings []checks.Finding
+	ok, unknown := 0, 0
+	for _, n := range in.Nodes {
+		switch {
+		case without6[n.Name] > 0 && with6[n.Name] == 0:
+			findings = append(findings, checks.Finding{Object: "node/" + n.Name, Node: n.Name,
+				Message:     fmt.Sprintf("none of its %d running pods got an IPv6 address from Terway", without6[n.Name]),
+				Remediation: "the node's pod vSwitch likely has no IPv6 CIDR: enable IPv6 on the vSwitch (VPC console) or move the node pool to IPv6-enabled vSwitches; then recreate the pods"})
+		case with6[n.Name] > 0:
+			ok++
+		default:
+			unknown++
+		}
+	}
+	summary := fmt.Sprintf("Terway ip_stack dual; pods have IPv6 addresses on %d of %d nodes", ok, len(in.Nodes))
+	if unknown > 0 {
+		summary += fmt.Sprintf(" (%d run no matching pod on the pod network, so cannot tell)", unknown)
+	}
+	summary += "; the vSwitches' IPv6 CIDRs are not read here"
+	if len(findings) > 0 {
+		return checks.WithFindings(checks.StatusFail, summary, findings)
+	}
+	if ok == 0 {
+		return checks.Info("%s", summary)
+	}
+	return checks.Pass("%s", summary)
 }
 
 func podIPs(in Input) checks.Result {
@@ -144,8 +202,15 @@ func services(in Input) checks.Result {
 	var findings []checks.Finding
 	status := checks.StatusPass
 	checked := 0
+	apiServer := false
 	for _, s := range in.Services {
 		if s.Spec.Type == corev1.ServiceTypeExternalName || s.Spec.ClusterIP == corev1.ClusterIPNone {
+			continue
+		}
+		// The API server keeps default/kubernetes SingleStack by design
+		// (its primary family only); no user can change it.
+		if s.Namespace == "default" && s.Name == "kubernetes" {
+			apiServer = true
 			continue
 		}
 		checked++
@@ -173,13 +238,17 @@ func services(in Input) checks.Result {
 			status = checks.StatusFail
 		}
 	}
+	note := ""
+	if apiServer {
+		note = " (default/kubernetes left out: the API server keeps it SingleStack by design)"
+	}
 	if checked == 0 {
-		return checks.Skip("no Service with a ClusterIP matches")
+		return checks.Skip("no Service with a ClusterIP matches%s", note)
 	}
 	if len(findings) > 0 {
-		return checks.WithFindings(status, fmt.Sprintf("%d of %d Services without an IPv6 ClusterIP", len(findings), checked), findings)
+		return checks.WithFindings(status, fmt.Sprintf("%d of %d Services without an IPv6 ClusterIP%s", len(findings), checked, note), findings)
 	}
-	return checks.Pass("%d Services have an IPv6 ClusterIP", checked)
+	return checks.Pass("%d Services have an IPv6 ClusterIP%s", checked, note)
 }
 
 func listeners(in Input) checks.Result {

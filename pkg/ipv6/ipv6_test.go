@@ -80,12 +80,24 @@ func TestVerify(t *testing.T) {
 		{name: "an IPv4 node", in: Input{Nodes: []corev1.Node{dual, v4}}, id: IDCluster, want: checks.StatusFail, says: "node/n2"},
 		{name: "terway ipv4 stack", in: Input{Nodes: []corev1.Node{dual}, TerwayIPStack: "ipv4"}, id: IDCluster, want: checks.StatusFail, says: "ip_stack"},
 		{name: "no nodes", in: Input{}, id: IDCluster, want: checks.StatusSkip},
+		// Terway nodes have no pod CIDR: ip_stack and the pods' addresses decide.
+		{name: "terway dual, no pod CIDRs, pods with IPv6", in: Input{Nodes: []corev1.Node{node("n1", nil, "192.168.0.1")}, TerwayIPStack: "dual",
+			Pods: []corev1.Pod{pod("web", corev1.PodRunning, nil, "10.0.1.5", "2408:4005::5")}}, id: IDCluster, want: checks.StatusPass, says: "on 1 of 1 nodes"},
+		{name: "terway dual, a node whose pods got no IPv6", in: Input{Nodes: []corev1.Node{node("n1", nil, "192.168.0.1")}, TerwayIPStack: "dual",
+			Pods: []corev1.Pod{pod("web", corev1.PodRunning, nil, "10.0.1.5")}}, id: IDCluster, want: checks.StatusFail, says: "vSwitch"},
+		{name: "terway dual, no pods: cannot tell, no false failure", in: Input{Nodes: []corev1.Node{node("n1", nil, "192.168.0.1")}, TerwayIPStack: "dual"},
+			id: IDCluster, want: checks.StatusInfo, says: "cannot tell"},
 		{name: "dual pods", in: Input{Pods: []corev1.Pod{pod("web", corev1.PodRunning, nil, "10.0.1.5", "fd00:1::5")}}, id: IDPodIPs, want: checks.StatusPass},
 		{name: "ipv4 pod", in: Input{Pods: []corev1.Pod{pod("old", corev1.PodRunning, nil, "10.0.1.6"), pod("pending", corev1.PodPending, nil)}}, id: IDPodIPs, want: checks.StatusFail, says: "shop/Pod/old"},
 		{name: "no running pods", in: Input{Pods: []corev1.Pod{pod("p", corev1.PodPending, nil)}}, id: IDPodIPs, want: checks.StatusSkip},
 		{name: "dual service", in: Input{Services: []corev1.Service{svc("web", corev1.IPFamilyPolicyRequireDualStack, "10.96.0.5", "fd00:96::5")}}, id: IDServices, want: checks.StatusPass},
 		{name: "single stack", in: Input{Services: []corev1.Service{svc("api", corev1.IPFamilyPolicySingleStack, "10.96.0.6")}}, id: IDServices, want: checks.StatusWarn, says: "SingleStack"},
 		{name: "asks but lacks", in: Input{Services: []corev1.Service{svc("bad", corev1.IPFamilyPolicyPreferDualStack, "10.96.0.7")}}, id: IDServices, want: checks.StatusFail, says: "PreferDualStack"},
+		{name: "default/kubernetes left out", in: Input{Services: []corev1.Service{func() corev1.Service {
+			s := svc("kubernetes", corev1.IPFamilyPolicySingleStack, "10.96.0.1")
+			s.Namespace = "default"
+			return s
+		}(), svc("web", corev1.IPFamilyPolicyRequireDualStack, "10.96.0.5", "fd00:96::5")}}, id: IDServices, want: checks.StatusPass, says: "default/kubernetes left out"},
 		{name: "headless ignored", in: Input{Services: []corev1.Service{svc("hl", corev1.IPFamilyPolicySingleStack, "None")}}, id: IDServices, want: checks.StatusSkip},
 		{name: "ipv4-only listener", listen: true, in: Input{Pods: []corev1.Pod{pod("nginx", corev1.PodRunning, []int32{80, 9090}, "10.0.1.8", "fd00:1::8")},
 			Listen: map[string]*nodescripts.PodSockets{"shop/nginx": {PID: 7, Sockets: []nodescripts.Socket{{Port: 80, Listen: true}, {IPv6: true, Port: 9090, Listen: true}}}}},

@@ -69,9 +69,11 @@ func newIPv6VerifyCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cob
 		Short: "Verify dual-stack: nodes, pod IPs, Service families, listeners (--listen) and reachability (--probe)",
 		Long: `verify checks, in one command, the layers the FAQ walks through by hand:
 
-  ipv6.cluster           every node has an IPv6 pod CIDR and InternalIP (and Terway ip_stack: dual)
+  ipv6.cluster           Flannel: every node has an IPv6 pod CIDR and InternalIP; Terway (no pod
+                         CIDRs): eni_conf ip_stack is dual and each node's pods got IPv6 addresses
   ipv6.pod-ips           every running pod on the pod network has an IPv6 address in status.podIPs
-  ipv6.service-families  Services ask for IPv6 (SingleStack warns) and got an IPv6 ClusterIP
+  ipv6.service-families  Services ask for IPv6 (SingleStack warns) and got an IPv6 ClusterIP;
+                         default/kubernetes is left out (the API server keeps it SingleStack)
   ipv6.listen            --listen: declared TCP ports listen on IPv6, read from each pod's own
                          network namespace on its node (no ephemeral container is added)
   ipv6.reachability      --probe: a probe pod dials the IPv6 pod IPs and ClusterIPs on their ports

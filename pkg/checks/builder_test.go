@@ -182,6 +182,13 @@ func (b *snapB) service(ns, name, policy string, ips []string, ports ...corev1.S
 	return b
 }
 
+// kubeProxyPod adds a kube-proxy pod of DaemonSet app (kube-proxy-worker or
+// kube-proxy-master) with its log lines, as --logs would read them.
+func (b *snapB) kubeProxyPod(app, name, node string, lines ...string) *snapB {
+	b.s.Pods.SystemPods = append(b.s.Pods.SystemPods, cluster.PodRef{Namespace: "kube-system", Name: name, Node: node, Detail: "kube-proxy", App: app})
+	return b.logs("kube-system/"+name, lines...)
+}
+
 func (b *snapB) logs(pod string, lines ...string) *snapB {
 	if b.s.Logs == nil {
 		b.s.Logs = &cluster.Logs{Lines: map[string][]string{}}

@@ -288,16 +288,31 @@ func checkCases() []checkCase {
 		// kubeproxy.ipvs-scheduler
 		{id: "kubeproxy.ipvs-scheduler", kind: kTrigger, name: "lc on an old node", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"mode: ipvs\nipvs:\n  scheduler: lc\n").node("old-1", created(old)).node("new-1"), want: StatusWarn, contains: "node/old-1"},
 		{id: "kubeproxy.ipvs-scheduler", kind: kTrigger, name: "lc on new nodes", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"mode: ipvs\nipvs:\n  scheduler: lc\n").node("new-1"), want: StatusInfo, contains: "ip_vs_lc"},
+		{id: "kubeproxy.ipvs-scheduler", kind: kTrigger, name: "dedicated: lc in kube-proxy-master only, an old master", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
+			cm(cluster.CMKubeProxyMaster, "config.conf", kpHead+"mode: ipvs\nipvs:\n  scheduler: lc\n").
+			node("master-1", created(old), func(n *cluster.Node) { n.Labels = map[string]string{"node-role.kubernetes.io/master": ""} }).node("worker-old", created(old)),
+			want: StatusWarn, contains: "--scheduler lc --node master-1 --apply", absent: "worker-old"},
 		{id: "kubeproxy.ipvs-scheduler", kind: kPass, name: "rr", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusPass},
 		{id: "kubeproxy.ipvs-scheduler", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables), want: StatusSkip, contains: "not applicable"},
 		{id: "kubeproxy.ipvs-scheduler", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ConfigMapRead(cluster.CMKubeProxyWorker)), want: StatusSkip, contains: "Forbidden"},
 
 		// kubeproxy.proxier
-		{id: "kubeproxy.proxier", kind: kTrigger, name: "fell back", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("kube-system/kube-proxy-worker-abc", `W0501 11:59:01 server_others.go:578] Can't use the IPVS proxier: IPVS proxier will not be used because the following required kernel modules are not loaded: [ip_vs_lc]`), want: StatusFail, contains: "kube-system/Pod/kube-proxy-worker-abc"},
-		{id: "kubeproxy.proxier", kind: kTrigger, name: "current kube-proxy exits", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("kube-system/kube-proxy-worker-abc", `E1201 15:41:33.986734       1 server.go:137] "Error running ProxyServer" err="can't use the IPVS proxier: ipvs not supported"`), want: StatusFail, contains: "it exited: no Service is served from this node"},
-		{id: "kubeproxy.proxier", kind: kPass, name: "clean logs", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("kube-system/kube-proxy-worker-abc"), want: StatusPass},
+		{id: "kubeproxy.proxier", kind: kTrigger, name: "fell back: runs iptables although the ConfigMap says ipvs", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
+			kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-abc", "n1", `W0501 11:59:01 server_others.go:578] Can't use the IPVS proxier: IPVS proxier will not be used because the following required kernel modules are not loaded: [ip_vs_lc]`, `I0501 11:59:01 server_others.go:206] "Using iptables Proxier"`).
+			kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-def", "n2", `I0501 11:59:01 server_linux.go:191] "Using ipvs Proxier"`),
+			want: StatusWarn, contains: "runs the iptables proxier, but ConfigMap kube-system/kube-proxy-worker says mode ipvs", absent: "kube-proxy-worker-def"},
+		{id: "kubeproxy.proxier", kind: kTrigger, name: "current kube-proxy exits", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
+			kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-abc", "n1", `E1201 15:41:33.986734       1 server.go:137] "Error running ProxyServer" err="can't use the IPVS proxier: ipvs not supported"`), want: StatusFail, contains: "it exited: no Service is served from this node"},
+		{id: "kubeproxy.proxier", kind: kTrigger, name: "ConfigMap changed to ipvs, pod not restarted", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
+			kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-abc", "n1", `I0501 "Using iptables Proxier"`), want: StatusWarn, contains: "kubectl acknet ipvs modules --node n1 --apply"},
+		{id: "kubeproxy.proxier", kind: kTrigger, name: "master pods are judged by kube-proxy-master", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).cm(cluster.CMKubeProxyMaster, "config.conf", kpIptables).
+			kubeProxyPod("kube-proxy-master", "kube-proxy-master-x", "m1", `I0501 "Using ipvs Proxier"`).kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-y", "n1", `I0501 "Using ipvs Proxier"`),
+			want: StatusWarn, contains: "ConfigMap kube-system/kube-proxy-master says mode iptables", absent: "kube-proxy-worker-y"},
+		{id: "kubeproxy.proxier", kind: kPass, name: "every pod runs its ConfigMap's proxier", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
+			kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-abc", "n1", `I0501 "Using ipvs Proxier"`).kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-old", "n2"),
+			want: StatusPass, contains: "ipvs 1, not in the log read 1"},
 		{id: "kubeproxy.proxier", kind: kPass, name: "no --logs", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusSkip, contains: "--logs"},
-		{id: "kubeproxy.proxier", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables), want: StatusSkip, contains: "not applicable"},
+		{id: "kubeproxy.proxier", kind: kNA, name: "no kube-proxy pods", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables).logs("kube-system/terway-x"), want: StatusSkip, contains: "not applicable"},
 		{id: "kubeproxy.proxier", kind: kForbidden, name: "logs forbidden", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("x").forbid(cluster.ReadLogs), want: StatusSkip, contains: "Forbidden"},
 
 		// kubeproxy.master-worker-drift

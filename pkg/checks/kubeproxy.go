@@ -251,45 +251,99 @@ func udpServices(e *Env) []string {
 	return out
 }
 
+// isMasterNode: the nodes kube-proxy-master runs on in dedicated clusters.
+func isMasterNode(n cluster.Node) bool {
+	_, m := n.Labels["node-role.kubernetes.io/master"]
+	_, cp := n.Labels["node-role.kubernetes.io/control-plane"]
+	return m || cp
+}
+
 func ipvsScheduler(e *Env) Result {
 	confs, r := parsedKubeProxy(e)
 	if r != nil {
 		return *r
 	}
-	kp := confs[0]
-	if kp.Summary.Mode != "ipvs" {
-		return NotApplicable("kube-proxy mode is %s", kp.Summary.Mode)
-	}
-	sched := kp.Summary.Scheduler
-	if sched == "rr" {
-		return Pass("default IPVS scheduler rr")
-	}
-	fix := "kubectl acknet ipvs modules --scheduler " + sched + " --all-nodes"
-	var old []string
-	for _, n := range e.S.Nodes {
-		if !n.CreationTimestamp.IsZero() && n.CreationTimestamp.Before(SchedulerModuleCutoff) {
-			old = append(old, n.Name)
+	// Each ConfigMap's scheduler, for the nodes its DaemonSet runs on:
+	// kube-proxy-master on the masters of a dedicated cluster, the worker
+	// one elsewhere.
+	var custom []*KubeProxyConf
+	var rr []string
+	for _, kp := range confs {
+		switch {
+		case kp.Summary.Mode != "ipvs":
+		case kp.Summary.Scheduler == "rr":
+			rr = append(rr, kp.Name)
+		default:
+			custom = append(custom, kp)
 		}
 	}
-	if len(old) == 0 {
-		res := Info("non-default IPVS scheduler %s; every node was created after %s", sched, SchedulerModuleCutoff.Format("2006-01"))
-		if e.S.ReadErr(cluster.ReadNodes) != nil {
-			res.Summary = fmt.Sprintf("non-default IPVS scheduler %s; node ages unknown (cannot read nodes)", sched)
+	if len(custom) == 0 {
+		if len(rr) == 0 {
+			return NotApplicable("kube-proxy mode is %s", confs[0].Summary.Mode)
 		}
-		res.Findings = []Finding{{Object: "kube-system/ConfigMap/" + kp.Name,
-			Message: "ipvs.scheduler is " + sched + ": every node needs kernel module ip_vs_" + sched, Remediation: fix}}
-		return res
+		return Pass("default IPVS scheduler rr: %s", strings.Join(rr, ", "))
 	}
 	var findings []Finding
-	for _, n := range old {
-		findings = append(findings, Finding{
-			Object:      "node/" + n,
-			Node:        n,
-			Message:     fmt.Sprintf("created before %s, so its image may lack kernel module ip_vs_%s for scheduler %s", SchedulerModuleCutoff.Format("2006-01"), sched, sched),
-			Remediation: "kubectl acknet ipvs modules --scheduler " + sched + " --node " + n + " --apply",
-		})
+	var infos []Finding
+	var scheds []string
+	for _, kp := range custom {
+		sched := kp.Summary.Scheduler
+		scheds = append(scheds, kp.Name+" "+sched)
+		master := kp.Name == cluster.CMKubeProxyMaster
+		var old []string
+		for _, n := range e.S.Nodes {
+			if isMasterNode(n) != master {
+				continue
+			}
+			if !n.CreationTimestamp.IsZero() && n.CreationTimestamp.Before(SchedulerModuleCutoff) {
+				old = append(old, n.Name)
+			}
+		}
+		if len(old) == 0 {
+			infos = append(infos, Finding{Object: "kube-system/ConfigMap/" + kp.Name,
+				Message:     "ipvs.scheduler is " + sched + ": every node it runs on needs kernel module ip_vs_" + sched,
+				Remediation: "kubectl acknet ipvs modules --scheduler " + sched + " --all-nodes"})
+			continue
+		}
+		for _, n := range old {
+			findings = append(findings, Finding{
+				Object:      "node/" + n,
+				Node:        n,
+				Message:     fmt.Sprintf("created before %s, so its image may lack kernel module ip_vs_%s for scheduler %s (%s)", SchedulerModuleCutoff.Format("2006-01"), sched, sched, kp.Name),
+				Remediation: "kubectl acknet ipvs modules --scheduler " + sched + " --node " + n + " --apply",
+			})
+		}
 	}
-	return WithFindings(StatusWarn, fmt.Sprintf("scheduler %s on %s that may lack its module", sched, count(len(old), "node")), findings)
+	if len(findings) > 0 {
+		return WithFindings(StatusWarn, fmt.Sprintf("non-default IPVS scheduler (%s) on %s that may lack its module", strings.Join(scheds, ", "), count(len(findings), "node")), findings)
+	}
+	res := Info("non-default IPVS scheduler %s; every node was created after %s", strings.Join(scheds, ", "), SchedulerModuleCutoff.Format("2006-01"))
+	if e.S.ReadErr(cluster.ReadNodes) != nil {
+		res.Summary = fmt.Sprintf("non-default IPVS scheduler %s; node ages unknown (cannot read nodes)", strings.Join(scheds, ", "))
+	}
+	res.Findings = infos
+	return res
+}
+
+// runningProxier reads from a kube-proxy pod's log lines which proxier it
+// runs: the last "Using X Proxier" line wins; "can't use the IPVS proxier"
+// with no such line after it means it exited (current releases do). "" when
+// the log holds neither, as when the pod started before the window read.
+func runningProxier(lines []string) (proxier, failure string) {
+	for _, l := range lines {
+		low := strings.ToLower(l)
+		switch {
+		case strings.Contains(low, "can't use the ipvs proxier"):
+			proxier, failure = "exited", l
+		case strings.Contains(low, "using ipvs proxier"):
+			proxier = "ipvs"
+		case strings.Contains(low, "using iptables proxier"):
+			proxier = "iptables"
+		case strings.Contains(low, "using nftables proxier"):
+			proxier = "nftables"
+		}
+	}
+	return proxier, failure
 }
 
 func kubeProxyProxier(e *Env) Result {
@@ -297,70 +351,75 @@ func kubeProxyProxier(e *Env) Result {
 	if r != nil {
 		return *r
 	}
-	ipvs := false
-	for _, kp := range confs {
-		ipvs = ipvs || kp.Summary.Mode == "ipvs"
-	}
-	if !ipvs {
-		return NotApplicable("kube-proxy mode is %s", confs[0].Summary.Mode)
-	}
 	if e.S.Logs == nil {
 		return Skip("reads kube-proxy logs only with --logs")
 	}
 	if err := e.S.ReadErr(cluster.ReadLogs); err != nil {
 		return Skip("cannot read logs: %s", err.Error())
 	}
-	var pods []string
-	for pod, lines := range e.S.Logs.Lines {
-		for _, l := range lines {
-			low := strings.ToLower(l)
-			if strings.Contains(low, "can't use the ipvs proxier") || strings.Contains(low, "using iptables proxier") {
-				pods = append(pods, pod)
-				break
-			}
+	mode := map[string]string{}
+	for _, kp := range confs {
+		mode[kp.Name] = kp.Summary.Mode
+	}
+	var pods []cluster.PodRef
+	for _, p := range e.S.Pods.SystemPods {
+		if p.Detail == "kube-proxy" && mode[p.App] != "" {
+			pods = append(pods, p)
 		}
 	}
-	sort.Strings(pods)
-	if len(pods) == 0 {
-		return Pass("no fallback to iptables in the logs of %d pods", e.S.Logs.Read)
-	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	byProxier := map[string]int{}
+	status := StatusPass
 	var findings []Finding
 	for _, p := range pods {
-		ns, name, _ := strings.Cut(p, "/")
-		node := ""
-		for _, sp := range e.S.Pods.SystemPods {
-			if sp.Namespace == ns && sp.Name == name {
-				node = sp.Node
-			}
+		key := p.Namespace + "/" + p.Name
+		proxier, failure := runningProxier(e.S.Logs.Lines[key])
+		if proxier == "" {
+			byProxier["not in the log read"]++
+			continue
 		}
-		// Older kube-proxy fell back to iptables; current releases exit,
-		// and the node serves no Service at all.
-		what := "it exited: no Service is served from this node until it can start"
-		for _, l := range e.S.Logs.Lines[p] {
-			if strings.Contains(strings.ToLower(l), "using iptables proxier") {
-				what = "it fell back to iptables, ignoring the IPVS settings"
+		byProxier[proxier]++
+		want := mode[p.App]
+		obj := p.Namespace + "/Pod/" + p.Name
+		switch {
+		case proxier == "exited":
+			status = StatusFail
+			findings = append(findings, Finding{Object: obj, Node: p.Node,
+				Message:     "kube-proxy cannot use IPVS (log: " + truncate(failure, 200) + "): it exited: no Service is served from this node until it can start",
+				Remediation: "kubectl acknet ipvs modules --node " + p.Node + " (load the modules with --apply where the kernel has them); where it does not, set mode: iptables in ConfigMap kube-system/" + p.App + " and " + restartKubeProxy(p.App),
+			})
+		case proxier != want:
+			if status == StatusPass {
+				status = StatusWarn
 			}
+			msg := fmt.Sprintf("runs the %s proxier, but ConfigMap kube-system/%s says mode %s", proxier, p.App, want)
+			fix := "restart it to take the ConfigMap's mode: kubectl -n " + p.Namespace + " delete pod " + p.Name
+			if want == "ipvs" && proxier == "iptables" {
+				msg += " (it fell back to iptables: the IPVS settings are ignored)"
+				if failure != "" {
+					msg += "; log: " + truncate(failure, 200)
+				}
+				fix = "kubectl acknet ipvs modules --node " + p.Node + " --apply (the modules it lacks), then kubectl -n " + p.Namespace + " delete pod " + p.Name
+			}
+			findings = append(findings, Finding{Object: obj, Node: p.Node, Message: msg, Remediation: fix})
 		}
-		findings = append(findings, Finding{
-			Object:      ns + "/Pod/" + name,
-			Node:        node,
-			Message:     "kube-proxy cannot use IPVS (log: " + firstLine(e.S.Logs.Lines[p]) + "): " + what,
-			Remediation: "kubectl acknet ipvs modules --node " + node + " (load the modules with --apply where the kernel has them); where it does not, set mode: iptables in the kube-proxy ConfigMap and restart kube-proxy",
-		})
 	}
-	return WithFindings(StatusFail, "kube-proxy cannot use IPVS on "+count(len(pods), "pod"), findings)
+	if len(pods) == 0 {
+		return NotApplicable("no kube-proxy pod runs (labels k8s-app=kube-proxy-worker, kube-proxy-master)")
+	}
+	var parts []string
+	for _, k := range []string{"ipvs", "iptables", "nftables", "exited", "not in the log read"} {
+		if byProxier[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, byProxier[k]))
+		}
+	}
+	summary := fmt.Sprintf("proxier of %s by its log: %s", count(len(pods), "kube-proxy pod"), strings.Join(parts, ", "))
+	if len(findings) > 0 {
+		return WithFindings(status, summary, findings)
+	}
+	return Pass("%s", summary)
 }
 
-func firstLine(lines []string) string {
-	if len(lines) == 0 {
-		return ""
-	}
-	l := lines[0]
-	if len(l) > 200 {
-		l = l[:200] + "..."
-	}
-	return l
-}
 
 func masterWorkerDrift(e *Env) Result {
 	w, m := e.KubeProxy[cluster.CMKubeProxyWorker], e.KubeProxy[cluster.CMKubeProxyMaster]

@@ -11,7 +11,8 @@ import (
 
 // Log lines the checks look for, matched case-insensitively.
 var logPatterns = map[string][]string{
-	"kube-proxy": {"can't use the ipvs proxier", "using iptables proxier"},
+	// The failure, and the line each proxier logs when it starts.
+	"kube-proxy": {"can't use the ipvs proxier", "using iptables proxier", "using ipvs proxier", "using nftables proxier"},
 	"terway":     {strings.ToLower(MsgVSwitchIPNotEnough)},
 }
 

@@ -427,7 +427,7 @@ func aggregatePod(st *PodStats, p *corev1.Pod, tracked map[string]bool, cidrs []
 		for sel, kind := range systemPodApps {
 			k, v, _ := strings.Cut(sel, "=")
 			if p.Labels[k] == v {
-				st.SystemPods = append(st.SystemPods, PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Detail: kind})
+				st.SystemPods = append(st.SystemPods, PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Detail: kind, App: v})
 			}
 		}
 	}

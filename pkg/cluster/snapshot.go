@@ -123,6 +123,9 @@ type PodRef struct {
 	Name      string
 	Node      string
 	Detail    string
+	// App is the value of the label that picked the pod (kube-proxy-worker,
+	// kube-proxy-master, terway-eniip): which DaemonSet, so which ConfigMap.
+	App string
 }
 
 // PodState is what is known of a pod that an event of interest names.

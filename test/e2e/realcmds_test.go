@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"context"
 	"os"
 	"path/filepath"
@@ -193,6 +194,12 @@ func ready(p *corev1.Pod) bool {
 // says the kernel lacks the modules.
 func TestRealKubeProxyWithoutIPVS(t *testing.T) {
 	useRealRig(t)
+	// First the healthy rig: each real kube-proxy's start line tells the
+	// proxier it runs, the ConfigMap's.
+	healthy := parseReport(t, acknet(t, "doctor", "--logs", "--checks", "kubeproxy.proxier", "-o", "json"))
+	if want := fmt.Sprintf("iptables %d", realNodes); healthy.status("kubeproxy.proxier") != "pass" || !strings.Contains(healthy.summary("kubeproxy.proxier"), want) {
+		t.Errorf("healthy rig: kubeproxy.proxier %s %q, want pass with %q", healthy.status("kubeproxy.proxier"), healthy.summary("kubeproxy.proxier"), want)
+	}
 	setKubeProxyMode(t, "iptables", "ipvs")
 	t.Cleanup(func() {
 		setKubeProxyMode(t, "ipvs", "iptables")

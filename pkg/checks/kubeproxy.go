@@ -420,7 +420,6 @@ func kubeProxyProxier(e *Env) Result {
 	return Pass("%s", summary)
 }
 
-
 func masterWorkerDrift(e *Env) Result {
 	w, m := e.KubeProxy[cluster.CMKubeProxyWorker], e.KubeProxy[cluster.CMKubeProxyMaster]
 	if m == nil {

@@ -161,8 +161,8 @@ func terwayVSwitchIPExhausted(e *Env) Result {
 			msg += ", newest " + v.newest.UTC().Format(time.RFC3339)
 		}
 		findings = append(findings, Finding{
-			Object:      "vswitch/" + id,
-			Message:     msg,
+			Object:  "vswitch/" + id,
+			Message: msg,
 			Remediation: "create a vSwitch in the same zone (prefix /19 or shorter, >= 8192 addresses) and add it in the Terway add-on's configuration (PodVswitchId, ACK console, add-ons); " +
 				"edit \"vswitches\" in eni_conf of kube-system/eni-config by hand (then " + restartTerway(e) + ") only where ACK does not manage the add-on, as its reconcile overwrites a hand edit",
 		})

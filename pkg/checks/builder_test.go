@@ -189,6 +189,16 @@ func (b *snapB) kubeProxyPod(app, name, node string, lines ...string) *snapB {
 	return b.logs("kube-system/"+name, lines...)
 }
 
+// terwayPod adds a Terway pod whose policy container logged lines.
+func (b *snapB) terwayPod(name, node string, policy ...string) *snapB {
+	b.s.Pods.SystemPods = append(b.s.Pods.SystemPods, cluster.PodRef{Namespace: "kube-system", Name: name, Node: node, Detail: "terway", App: "terway-eniip"})
+	b.logs("kube-system/" + name)
+	if len(policy) > 0 {
+		b.s.Logs.Lines["kube-system/"+name+cluster.PolicyLogSuffix] = policy
+	}
+	return b
+}
+
 func (b *snapB) logs(pod string, lines ...string) *snapB {
 	if b.s.Logs == nil {
 		b.s.Logs = &cluster.Logs{Lines: map[string][]string{}}

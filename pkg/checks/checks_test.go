@@ -188,6 +188,14 @@ func checkCases() []checkCase {
 		{id: "terway.in-cluster-lb", kind: kTrigger, name: "ipvlan without it", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan), want: StatusWarn, contains: "missing"},
 		{id: "terway.in-cluster-lb", kind: kTrigger, name: "ipvlan with it inside eni_conf", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", `{"vswitches":{"a":["vsw-1"]},"in_cluster_loadbalance":"true"}`, "10-terway.conf", terwayCNIIPVlan), want: StatusFail, contains: "sibling of eni_conf"},
 		{id: "terway.in-cluster-lb", kind: kTrigger, name: "value True is not true", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan, "in_cluster_loadbalance", "True"), want: StatusWarn, contains: `"True"`},
+		{id: "terway.in-cluster-lb", kind: kTrigger, name: "Terway before v1.2.0", snap: snapshot().terway("terway-eniip", "v1.1.6").cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan, "in_cluster_loadbalance", "true"),
+			want: StatusWarn, contains: "older than v1.2.0"},
+		{id: "terway.in-cluster-lb", kind: kTrigger, name: "--logs: a pod started without it", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan, "in_cluster_loadbalance", "true").
+			terwayPod("terway-eniip-a", "n1", `turning up in cluster loadbalance, passing args " --enable-in-cluster-loadbalance=true "`).terwayPod("terway-eniip-b", "n2"),
+			want: StatusInfo, contains: "kube-system/Pod/terway-eniip-b", absent: "terway-eniip-a"},
+		{id: "terway.in-cluster-lb", kind: kPass, name: "--logs: took effect everywhere", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan, "in_cluster_loadbalance", "true").
+			terwayPod("terway-eniip-a", "n1", `turning up in cluster loadbalance, passing args " --enable-in-cluster-loadbalance=true "`),
+			want: StatusPass, contains: "took effect on all 1 Terway pod"},
 		{id: "terway.in-cluster-lb", kind: kPass, name: "set", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan, "in_cluster_loadbalance", "true"), want: StatusPass},
 		{id: "terway.in-cluster-lb", kind: kNA, name: "veth mode", snap: terwayCluster(), want: StatusSkip, contains: "not applicable"},
 		{id: "terway.in-cluster-lb", kind: kForbidden, name: "forbidden", snap: terwayCluster().forbid(cluster.ConfigMapRead(cluster.CMENIConfig)), want: StatusSkip, contains: "Forbidden"},

@@ -48,7 +48,7 @@ func All() []Check {
 			Why: "Events (or, with --logs, Terway logs) contain InvalidVSwitchId.IpNotEnough; one finding per vSwitch named, with the pods still not running.",
 			Fix: "Create a vSwitch in the same zone (prefix /19 or shorter, >= 8192 addresses) and add it to the Terway add-on's configuration (PodVswitchId, in the console's add-on page), which rewrites eni-config. Edit vswitches in eni-config by hand only where the add-on is not managed by ACK: a reconcile of the add-on overwrites a hand edit."},
 		{ID: "terway.in-cluster-lb", Title: "Terway in-cluster load balancing", Severity: "warn/fail", Run: terwayInClusterLB,
-			Why: `In IPvlan or DataPathV2 mode, in_cluster_loadbalance is not "true": traffic to ExternalIP/LoadBalancer addresses from inside the cluster is not short-circuited (warn). Fail when the key was put inside the eni_conf JSON, where Terway never reads it.`,
+			Why: `In IPvlan or DataPathV2 mode, in_cluster_loadbalance is not "true": traffic to ExternalIP/LoadBalancer addresses from inside the cluster is not short-circuited (warn). Fail when the key was put inside the eni_conf JSON, where Terway never reads it. Warn when Terway is older than v1.2.0, which has no in-cluster load balancing. When it is on, --logs confirms it took effect per Terway pod from its policy container's log (enable-in-cluster-loadbalance=true), as the FAQ verifies it.`,
 			Fix: "`kubectl acknet fix terway.in-cluster-lb --apply --restart`; by hand: " + `add in_cluster_loadbalance: "true" beside eni_conf; restart the Terway pods.`},
 		{ID: "terway.network-policy", Title: "Terway network policy", Severity: "info", Run: terwayNetworkPolicy,
 			Why: `Whether disable_network_policy is "true". Network policy can delay pod network readiness after start.`,

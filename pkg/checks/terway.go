@@ -199,6 +199,14 @@ func terwayInClusterLB(e *Env) Result {
 		return NotApplicable("acceleration is %s, not IPvlan or DataPathV2", vt)
 	}
 	fix := `add in_cluster_loadbalance: "true" to the data of kube-system/eni-config, beside eni_conf; then ` + restartTerway(e) + `; the policy container log then shows enable-in-cluster-loadbalance=true`
+	// The FAQ: in-cluster load balancing needs Terway v1.2.0 or later.
+	if v, err := ackconf.ParseImageVersion(e.PluginVersion); err == nil && v.Less(TerwayInClusterLBSince) {
+		return WithFindings(StatusWarn, "this Terway cannot balance in the cluster", []Finding{{
+			Object:      "kube-system/DaemonSet/" + e.PluginDS.Name,
+			Message:     fmt.Sprintf("Terway %s is older than %s, the first release with in-cluster load balancing: in_cluster_loadbalance has no effect", e.PluginVersion, TerwayInClusterLBSince.Raw),
+			Remediation: "upgrade the Terway add-on to " + TerwayInClusterLBSince.Raw + " or later (ACK console, add-ons); then " + fix,
+		}})
+	}
 	if cfg.ENIConf != nil && cfg.ENIConf.HasKey(ackconf.KeyInClusterLB) {
 		return WithFindings(StatusFail, "in_cluster_loadbalance is inside eni_conf, where Terway never reads it", []Finding{{
 			Object:      eniConfigObject,
@@ -207,7 +215,7 @@ func terwayInClusterLB(e *Env) Result {
 		}})
 	}
 	if cfg.InClusterLBEnabled() {
-		return Pass("in_cluster_loadbalance is \"true\" (%s)", vt)
+		return inClusterLBTookEffect(e, vt)
 	}
 	observed := "missing"
 	if cfg.InClusterLoadBalancePresent {
@@ -317,6 +325,49 @@ func terwayEIPPool(e *Env) Result {
 		Message:     `eni_conf sets "enable_eip_pool": "true": Terway upgrades fail with "eip pool is not supported"`,
 		Remediation: "migrate EIPs to ack-extend-network-controller before upgrading Terway",
 	}})
+}
+
+// TerwayInClusterLBSince is the first Terway with in-cluster load balancing.
+var TerwayInClusterLBSince = ackconf.MustImageVersion("v1.2.0")
+
+// inClusterLBTookEffect confirms, from the policy containers' logs (--logs),
+// that the Terway pods started with in-cluster load balancing, as the FAQ
+// verifies it by hand.
+func inClusterLBTookEffect(e *Env, vt string) Result {
+	const verify = "kubectl -n kube-system logs POD -c policy | grep enable-in-cluster-loadbalance"
+	if e.S.Logs == nil || e.S.ReadErr(cluster.ReadLogs) != nil {
+		return Pass("in_cluster_loadbalance is \"true\" (%s); run with --logs to confirm it took effect (by hand: %s)", vt, verify)
+	}
+	var without []cluster.PodRef
+	confirmed := 0
+	for _, p := range e.S.Pods.SystemPods {
+		if p.Detail != "terway" {
+			continue
+		}
+		if len(e.S.Logs.Lines[p.Namespace+"/"+p.Name+cluster.PolicyLogSuffix]) > 0 {
+			confirmed++
+		} else {
+			without = append(without, p)
+		}
+	}
+	if confirmed == 0 && len(without) == 0 {
+		return Pass("in_cluster_loadbalance is \"true\" (%s); no Terway pod found to confirm it on", vt)
+	}
+	if len(without) == 0 {
+		return Pass("in_cluster_loadbalance is \"true\" (%s) and took effect on all %s (policy log)", vt, count(confirmed, "Terway pod"))
+	}
+	sort.Slice(without, func(i, j int) bool { return without[i].Name < without[j].Name })
+	var findings []Finding
+	for i, p := range without {
+		if i == 10 {
+			findings = append(findings, Finding{Object: eniConfigObject, Message: fmt.Sprintf("and %d more Terway pods", len(without)-10), Remediation: restartTerway(e)})
+			break
+		}
+		findings = append(findings, Finding{Object: p.Namespace + "/Pod/" + p.Name, Node: p.Node,
+			Message:     "its policy container log does not show enable-in-cluster-loadbalance=true: it started before the setting, or its start is older than the log read",
+			Remediation: "kubectl -n " + p.Namespace + " delete pod " + p.Name + " (it restarts with the setting); check: " + strings.Replace(verify, "POD", p.Name, 1)})
+	}
+	return WithFindings(StatusInfo, fmt.Sprintf("in_cluster_loadbalance is \"true\" (%s); confirmed on %d of %s (policy log)", vt, confirmed, count(confirmed+len(without), "Terway pod")), findings)
 }
 
 // MacNotFoundGrace is how long "can't found dev by mac" is considered a

@@ -20,6 +20,21 @@ var logPatterns = map[string][]string{
 // the only container.
 var containerOf = map[string]string{"terway": "terway", "kube-proxy": ""}
 
+// PolicyLogSuffix marks, in Logs.Lines, the lines of a Terway pod's policy
+// container: "namespace/pod" + PolicyLogSuffix.
+const PolicyLogSuffix = ":policy"
+
+// policyPattern is what the policy container prints when in-cluster load
+// balancing took effect (the FAQ's way to verify it).
+const policyPattern = "enable-in-cluster-loadbalance=true"
+
+// readPolicyLogs says whether to read the Terway policy containers too: only
+// when eni-config turns in-cluster load balancing on, as nothing else needs
+// them and each is one more request per node.
+func (r *reader) readPolicyLogs() bool {
+	return r.s.ConfigMaps[CMENIConfig]["in_cluster_loadbalance"] == "true"
+}
+
 // readLogs reads the recent logs of the add-on pods found while paging pods,
 // with bounded concurrency, a time bound and a line cap per pod.
 func (r *reader) readLogs(ctx context.Context) {
@@ -33,6 +48,7 @@ func (r *reader) readLogs(ctx context.Context) {
 	if workers <= 0 {
 		workers = 8
 	}
+	policyLogs := r.readPolicyLogs()
 	jobs := make(chan PodRef)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -42,8 +58,16 @@ func (r *reader) readLogs(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
-				lines, err := r.podLogLines(ctx, p)
+				lines, err := r.podLogLines(ctx, p, containerOf[p.Detail], logPatterns[p.Detail])
+				var policy []string
+				if err == nil && p.Detail == "terway" && policyLogs {
+					// A pod without a policy container is no failure here.
+					policy, _ = r.podLogLines(ctx, p, "policy", []string{policyPattern})
+				}
 				mu.Lock()
+				if len(policy) > 0 {
+					logs.Lines[p.Namespace+"/"+p.Name+PolicyLogSuffix] = policy
+				}
 				if err != nil {
 					logs.Failed++
 					if forbidden == nil && isForbidden(err) {
@@ -72,8 +96,8 @@ func (r *reader) readLogs(ctx context.Context) {
 	}
 }
 
-func (r *reader) podLogLines(ctx context.Context, p PodRef) ([]string, error) {
-	opts := &corev1.PodLogOptions{Container: containerOf[p.Detail]}
+func (r *reader) podLogLines(ctx context.Context, p PodRef, container string, patterns []string) ([]string, error) {
+	opts := &corev1.PodLogOptions{Container: container}
 	if r.opts.LogSince > 0 {
 		secs := int64(r.opts.LogSince.Seconds())
 		opts.SinceSeconds = &secs
@@ -93,7 +117,7 @@ func (r *reader) podLogLines(ctx context.Context, p PodRef) ([]string, error) {
 	for sc.Scan() {
 		line := sc.Text()
 		low := strings.ToLower(line)
-		for _, pat := range logPatterns[p.Detail] {
+		for _, pat := range patterns {
 			if strings.Contains(low, pat) {
 				if len(out) < MaxSamples {
 					out = append(out, line)

@@ -69,7 +69,11 @@ func checkCases() []checkCase {
 		// cluster.network-plugin
 		{id: "cluster.network-plugin", kind: kTrigger, name: "terway shared ENI with datapathv2",
 			snap: snapshot().terway("terway-eniip", "v1.16.7").cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", `{"type":"terway","eniip_virtual_type":"DataPathV2"}`),
-			want: StatusInfo, contains: "Terway v1.16.7, shared ENI (DaemonSet terway-eniip), node pools may run exclusive ENI, acceleration: datapathv2"},
+			want: StatusInfo, contains: "Terway v1.16.7, shared ENI (DaemonSet terway-eniip), no node runs exclusive ENI (label k8s.aliyun.com/exclusive-mode-eni-type=eniOnly), acceleration: datapathv2"},
+		{id: "cluster.network-plugin", kind: kTrigger, name: "terway 1.11+: the exclusive-ENI pools by name", snap: snapshot().terway("terway-eniip", "v1.16.7").
+			node("n1", func(n *cluster.Node) {
+				n.Labels = map[string]string{LabelExclusiveENI: LabelExclusiveENIValue, LabelNodePool: "np-gpu"}
+			}).node("n2"), want: StatusInfo, contains: "exclusive ENI on 1 node: n1", absent: "n2"},
 		{id: "cluster.network-plugin", kind: kTrigger, name: "legacy terway DS in ENIOnly mode",
 			snap: snapshot().terway("terway", "v1.2.3", "/usr/bin/terwayd", "-daemon-mode", "ENIOnly"), want: StatusInfo, contains: "exclusive ENI"},
 		{id: "cluster.network-plugin", kind: kTrigger, name: "legacy terway DS in VPC mode",

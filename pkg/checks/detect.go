@@ -22,6 +22,7 @@ func networkPlugin(e *Env) Result {
 		return Info("no Terway or Flannel DaemonSet in kube-system")
 	}
 	parts := []string{}
+	var findings []Finding
 	switch e.Plugin {
 	case PluginTerway:
 		parts = append(parts, "Terway "+orUnknown(e.PluginVersion))
@@ -34,7 +35,9 @@ func networkPlugin(e *Env) Result {
 		}
 		if e.TerwayMode == TerwaySharedENI {
 			if v, err := ackconf.ParseImageVersion(e.PluginVersion); err == nil && !v.Less(TerwayMixedModeSince) {
-				parts = append(parts, "node pools may run exclusive ENI")
+				var part string
+				part, findings = exclusiveENINodes(e)
+				parts = append(parts, part)
 			}
 		}
 		if e.ENIConfig != nil {
@@ -48,7 +51,58 @@ func networkPlugin(e *Env) Result {
 	case PluginFlannel:
 		parts = append(parts, "Flannel "+orUnknown(e.PluginVersion))
 	}
-	return Info("%s", strings.Join(parts, ", "))
+	r := Info("%s", strings.Join(parts, ", "))
+	r.Findings = findings
+	return r
+}
+
+// Node labels that tell an exclusive-ENI node pool in a shared-ENI cluster.
+const (
+	LabelExclusiveENI      = "k8s.aliyun.com/exclusive-mode-eni-type"
+	LabelExclusiveENIValue = "eniOnly"
+	LabelNodePool          = "alibabacloud.com/nodepool-id"
+)
+
+// exclusiveENINodes names the node pools, and their nodes, that run
+// exclusive ENI inside a shared-ENI cluster, from the label Terway reads.
+func exclusiveENINodes(e *Env) (string, []Finding) {
+	if e.S.ReadErr(cluster.ReadNodes) != nil {
+		return "exclusive-ENI node pools unknown (cannot read nodes)", nil
+	}
+	byPool := map[string][]string{}
+	n := 0
+	for _, node := range e.S.Nodes {
+		if node.Labels[LabelExclusiveENI] != LabelExclusiveENIValue {
+			continue
+		}
+		pool := node.Labels[LabelNodePool]
+		if pool == "" {
+			pool = "(no node pool label)"
+		}
+		byPool[pool] = append(byPool[pool], node.Name)
+		n++
+	}
+	if n == 0 {
+		return "no node runs exclusive ENI (label " + LabelExclusiveENI + "=" + LabelExclusiveENIValue + ")", nil
+	}
+	pools := make([]string, 0, len(byPool))
+	for p := range byPool {
+		pools = append(pools, p)
+	}
+	sort.Strings(pools)
+	var findings []Finding
+	for _, p := range pools {
+		nodes := byPool[p]
+		sort.Strings(nodes)
+		shown := nodes
+		if len(shown) > 10 {
+			shown = append(append([]string{}, nodes[:10]...), fmt.Sprintf("and %d more", len(nodes)-10))
+		}
+		findings = append(findings, Finding{Object: "nodepool/" + p,
+			Message:     fmt.Sprintf("exclusive ENI on %s: %s", count(len(nodes), "node"), strings.Join(shown, ", ")),
+			Remediation: "none needed: pods there get a whole ENI each (fewer pods per node; shared-ENI settings such as eniip_virtual_type do not apply)"})
+	}
+	return fmt.Sprintf("exclusive ENI on %s in %s", count(n, "node"), count(len(pools), "node pool")), findings
 }
 
 func orUnknown(v string) string {

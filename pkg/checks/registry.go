@@ -5,7 +5,7 @@ package checks
 func All() []Check {
 	return []Check{
 		{ID: "cluster.network-plugin", Title: "Network plugin and mode", Severity: "info", Run: networkPlugin,
-			Why: "Terway or Flannel and its version (image tag of the DaemonSet); for Terway the mode: exclusive ENI (terway-eni), shared ENI (terway-eniip; from v1.11.0 node pools may run exclusive ENI) or VPC, and the shared-ENI acceleration (eniip_virtual_type: datapathv2, ipvlan or none).",
+			Why: "Terway or Flannel and its version (image tag of the DaemonSet); for Terway the mode: exclusive ENI (terway-eni), shared ENI (terway-eniip; from v1.11.0 node pools may run exclusive ENI: the pools and nodes labelled k8s.aliyun.com/exclusive-mode-eni-type=eniOnly are named) or VPC, and the shared-ENI acceleration (eniip_virtual_type: datapathv2, ipvlan or none).",
 			Fix: "Nothing to fix: the other checks use it."},
 		{ID: "cluster.kube-proxy", Title: "kube-proxy mode and tuning", Severity: "info", Run: kubeProxy,
 			Why: "Mode (ipvs or iptables), IPVS scheduler, conntrack.maxPerCore and ipvs.udpTimeout from kube-proxy-worker (and kube-proxy-master on dedicated clusters); from the DaemonSet's --proxy-mode flag when the ConfigMap has no config.conf.",

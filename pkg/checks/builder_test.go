@@ -74,6 +74,23 @@ func scan(leak bool, ips ...string) *nodescripts.ScanResult {
 	return r
 }
 
+// tmpfsConf is a flannel conflist after the FAQ's tmpfs migration.
+const tmpfsConf = `{"name":"cb0","cniVersion":"0.3.1","plugins":[{"type":"flannel","dataDir":"/var/run/cni/flannel",` +
+	`"ipam":{"type":"host-local","dataDir":"/var/run/cni/networks"},"delegate":{"hairpinMode":true,"isDefaultGateway":true}},{"type":"portmap","capabilities":{"portMappings":true}}]}`
+
+// tmpfsScan is a node scan with the given CNI config and, with onDisk, an
+// allocation left in /var/lib/cni/networks.
+func tmpfsScan(onDisk bool, conf string) *nodescripts.ScanResult {
+	r := &nodescripts.ScanResult{Now: testNow, Dirs: map[string]bool{"/var/run/cni/networks/cb0": true},
+		FSTypes:  map[string]string{"/var/lib/cni/networks": "xfs", "/var/run/cni/networks": "tmpfs"},
+		CNIConfs: map[string]string{"/etc/cni/net.d/10-flannel.conflist": conf}}
+	if onDisk {
+		r.Dirs["/var/lib/cni/networks/cb0"] = true
+		r.Allocations = append(r.Allocations, flannelgc.Allocation{Dir: "/var/lib/cni/networks/cb0", IP: netip.MustParseAddr("10.0.0.2"), ModTime: testNow.Add(-time.Hour)})
+	}
+	return r
+}
+
 func snapshot() *snapB {
 	return &snapB{s: &cluster.Snapshot{
 		Now:           testNow,

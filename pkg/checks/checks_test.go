@@ -376,8 +376,18 @@ func checkCases() []checkCase {
 		{id: "node.flannel-ip-leak", kind: kForbidden, name: "scan failed everywhere", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Err: "exec forbidden"}}), want: StatusSkip, contains: "exec forbidden"},
 
 		// node.flannel-ipam-tmpfs
-		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "on disk", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: scan(false)}}), want: StatusInfo, contains: "0 of 1 node"},
-		{id: "node.flannel-ipam-tmpfs", kind: kPass, name: "tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: &nodescripts.ScanResult{Dirs: map[string]bool{"/var/run/cni/networks/cb0": true}}}}), want: StatusInfo, contains: "1 of 1 node"},
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "on disk: per node, what keeps it there", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
+			"n1": {Scan: tmpfsScan(false, tmpfsConf)}, "n2": {Scan: tmpfsScan(true, flannelCNIGood)}}),
+			want: StatusInfo, contains: "node/n2", absent: "node/n1"},
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "config migrated, old allocations left on disk", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
+			"n1": {Scan: tmpfsScan(true, tmpfsConf)}}), want: StatusInfo, contains: "/var/lib/cni/networks/cb0 still holds 1 allocation"},
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "/var/run not tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
+			"n1": {Scan: func() *nodescripts.ScanResult {
+				r := tmpfsScan(false, tmpfsConf)
+				r.FSTypes["/var/run/cni/networks"] = "xfs"
+				return r
+			}()}}), want: StatusInfo, contains: "on xfs, not tmpfs"},
+		{id: "node.flannel-ipam-tmpfs", kind: kPass, name: "tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: tmpfsScan(false, tmpfsConf)}}), want: StatusInfo, contains: "1 of 1 node"},
 		{id: "node.flannel-ipam-tmpfs", kind: kNA, name: "terway", snap: terwayCluster().withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
 		{id: "node.flannel-ipam-tmpfs", kind: kForbidden, name: "node unreachable", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Err: "boom"}}), want: StatusSkip, contains: "boom"},
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
+
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/flannelgc"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
 )
@@ -300,25 +302,89 @@ func nodeFlannelIPLeak(e *Env) Result {
 	return Pass("no leaked IP on %s", count(examined, "node"))
 }
 
+func onTmpfsPath(dir string) bool {
+	return strings.HasPrefix(dir, "/var/run/") || strings.HasPrefix(dir, "/run/")
+}
+
+// IPAMNotOnTmpfs says why a node still keeps IPAM state where a reboot does not
+// clear it (nil when it does not), from what the scan read on the node: the
+// CNI config the kubelet uses, the filesystem under the IPAM data dir, and
+// allocations left in the dirs on disk. This is the FAQ's check after its
+// tmpfs migration (upgrade, drain, remove /etc/cni and /var/lib/cni, reboot).
+func IPAMNotOnTmpfs(sc *nodescripts.ScanResult) []string {
+	var why []string
+	var conf *ackconf.FlannelCNI
+	paths := make([]string, 0, len(sc.CNIConfs))
+	for p := range sc.CNIConfs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	switch {
+	case len(paths) == 0:
+		why = append(why, "no Flannel CNI config in /etc/cni/net.d")
+	case sc.CNIConfs[paths[0]] == "":
+		why = append(why, paths[0]+" could not be read")
+	default:
+		c, err := ackconf.ParseFlannelCNI(sc.CNIConfs[paths[0]])
+		if err != nil {
+			why = append(why, paths[0]+" does not parse: "+err.Error())
+			break
+		}
+		conf = c
+		if !onTmpfsPath(c.DataDir) {
+			why = append(why, fmt.Sprintf("%s: the flannel dataDir is %s", paths[0], orDefault(c.DataDir, "unset (/var/lib/cni/flannel)")))
+		}
+		if !onTmpfsPath(c.IPAMDataDir) {
+			why = append(why, fmt.Sprintf("%s: the host-local ipam dataDir is %s", paths[0], orDefault(c.IPAMDataDir, "unset (/var/lib/cni/networks)")))
+		}
+	}
+	if len(paths) > 1 {
+		why = append(why, "more than one Flannel CNI config: "+strings.Join(paths, ", ")+" (the kubelet uses the first by name)")
+	}
+	if conf != nil && onTmpfsPath(conf.IPAMDataDir) {
+		if fs := sc.FSTypes[conf.IPAMDataDir]; fs != "" && fs != "-" && fs != "tmpfs" {
+			why = append(why, fmt.Sprintf("%s is on %s, not tmpfs: a reboot keeps it", conf.IPAMDataDir, fs))
+		}
+	}
+	onDisk := map[string]int{}
+	for _, a := range sc.Allocations {
+		if !onTmpfsPath(a.Dir) {
+			onDisk[a.Dir]++
+		}
+	}
+	dirs := make([]string, 0, len(onDisk))
+	for d := range onDisk {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		why = append(why, fmt.Sprintf("%s still holds %s", d, count(onDisk[d], "allocation")))
+	}
+	return why
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
 func nodeFlannelIPAMTmpfs(e *Env) Result {
 	if r := e.requirePlugin(PluginFlannel); r != nil {
 		return *r
 	}
-	tmpfs, disk, examined := 0, 0, 0
-	if r := eachNode(e, func(_ string, f *NodeFacts) {
+	var findings []Finding
+	examined := 0
+	if r := eachNode(e, func(n string, f *NodeFacts) {
 		if f.Scan == nil {
 			return
 		}
 		examined++
-		for dir, present := range f.Scan.Dirs {
-			if !present {
-				continue
-			}
-			if strings.HasPrefix(dir, "/var/run/") || strings.HasPrefix(dir, "/run/") {
-				tmpfs++
-			} else {
-				disk++
-			}
+		if why := IPAMNotOnTmpfs(f.Scan); len(why) > 0 {
+			findings = append(findings, Finding{Object: "node/" + n, Node: n,
+				Message:     "IPAM state is not (only) on tmpfs: " + strings.Join(why, "; "),
+				Remediation: "kubectl acknet flannel tmpfs --node " + n + " (prints the FAQ's steps for this node)"})
 		}
 	}); r != nil {
 		return *r
@@ -326,5 +392,7 @@ func nodeFlannelIPAMTmpfs(e *Env) Result {
 	if examined == 0 {
 		return Skip("the IPAM scan could not run on any node")
 	}
-	return Info("%d of %s keep IPAM state under /var/run (tmpfs); %d IPAM dirs on disk (see flannel.ipam-datadir)", tmpfs, count(examined, "node"), disk)
+	res := Info("%d of %s keep IPAM state on tmpfs only (see flannel.ipam-datadir)", examined-len(findings), count(examined, "node"))
+	res.Findings = findings
+	return res
 }

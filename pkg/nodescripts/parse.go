@@ -2,6 +2,7 @@ package nodescripts
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -17,12 +18,18 @@ type ScanResult struct {
 	Dirs        map[string]bool // path -> present
 	Allocations []flannelgc.Allocation
 	Runtime     flannelgc.Runtime
+	// FSTypes is the filesystem under each IPAM dir base ("tmpfs", "xfs";
+	// "-" when unknown).
+	FSTypes map[string]string
+	// CNIConfs are the node's Flannel CNI config files: path -> content,
+	// "" when the file could not be read.
+	CNIConfs map[string]string
 }
 
 // ParseScan parses flannel-scan output. A missing runtime record means the
 // script did not finish, which is an error: the decision needs it.
 func ParseScan(out string) (*ScanResult, error) {
-	r := &ScanResult{Dirs: map[string]bool{}}
+	r := &ScanResult{Dirs: map[string]bool{}, FSTypes: map[string]string{}, CNIConfs: map[string]string{}}
 	sawRuntime := false
 	err := eachRecord(out, func(f []string) error {
 		switch f[0] {
@@ -34,6 +41,18 @@ func ParseScan(out string) (*ScanResult, error) {
 			r.Now = time.Unix(n, 0)
 		case "dir":
 			r.Dirs[at(f, 1)] = at(f, 2) == "present"
+		case "fs":
+			r.FSTypes[at(f, 1)] = at(f, 2)
+		case "cniconf":
+			if at(f, 2) == "-" {
+				r.CNIConfs[at(f, 1)] = ""
+				break
+			}
+			b, err := base64.StdEncoding.DecodeString(at(f, 2))
+			if err != nil {
+				return fmt.Errorf("bad cniconf record for %s: %w", at(f, 1), err)
+			}
+			r.CNIConfs[at(f, 1)] = string(b)
 		case "alloc":
 			ip, err := netip.ParseAddr(at(f, 2))
 			if err != nil {

@@ -29,7 +29,7 @@ type fakeHost struct {
 }
 
 // scriptTools are the commands the scripts use besides the shell builtins.
-var scriptTools = []string{"date", "sed", "tr", "stat", "cut", "cat", "awk", "grep", "tail", "mkdir", "mv", "flock", "dirname", "busybox", "head"}
+var scriptTools = []string{"date", "sed", "tr", "stat", "cut", "cat", "awk", "grep", "tail", "mkdir", "mv", "flock", "dirname", "busybox", "head", "base64"}
 
 // newFakeHost builds a fake host root and a PATH that holds only stubs and
 // the basic tools, so that the machine's own crictl or docker stay hidden.
@@ -112,6 +112,8 @@ func TestFlannelScan(t *testing.T) {
 		h.file(d+"/last_reserved_ip.0", "172.20.1.3")
 		h.file(d+"/not an ip", "x")
 		h.alloc("var/run/cni/networks/cb0", "172.20.1.9", sandboxB)
+		conflist := "{\n  \"name\": \"cb0\",\n  \"plugins\": [{\"type\": \"flannel\", \"dataDir\": \"/var/run/cni/flannel\"}]\n}\n"
+		h.file("etc/cni/net.d/10-flannel.conflist", conflist)
 		h.stub("crictl", `[ "$1 $2" = "pods -q" ] || exit 9; echo `+sandboxA+`; echo `+sandboxB)
 
 		out, stderr, err := h.run(sh, FlannelScan, scanEnv)
@@ -127,6 +129,14 @@ func TestFlannelScan(t *testing.T) {
 		}
 		if !r.Dirs["/var/lib/cni/networks/cb0"] || !r.Dirs["/var/run/cni/networks/cb0"] {
 			t.Errorf("dirs %v", r.Dirs)
+		}
+		if got := r.CNIConfs["/etc/cni/net.d/10-flannel.conflist"]; got != conflist || len(r.CNIConfs) != 1 {
+			t.Errorf("CNI configs %q", r.CNIConfs)
+		}
+		for _, base := range []string{"/var/lib/cni/networks", "/var/run/cni/networks"} {
+			if fs := r.FSTypes[base]; fs == "" || fs == "-" {
+				t.Errorf("filesystem of %s: %q (%v)", base, fs, r.FSTypes)
+			}
 		}
 		got := map[string]string{}
 		for _, a := range r.Allocations {

@@ -33,7 +33,7 @@ func newFlannelCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.
 		Use:   "flannel",
 		Short: "Flannel node actions",
 	}
-	cmd.AddCommand(newFlannelGCCmd(streams, g))
+	cmd.AddCommand(newFlannelGCCmd(streams, g), newFlannelTmpfsCmd(streams, g))
 	return cmd
 }
 
@@ -116,25 +116,40 @@ func (o *FlannelGCOptions) Complete(ctx context.Context) error {
 		return &ExitCodeError{Code: ExitError, Err: err}
 	}
 	o.client, o.config = cs, cfg
+	cni, err := readFlannelCNI(ctx, cs, "flannel gc")
+	if err != nil {
+		return err
+	}
+	o.network, o.ipamDirs = scanTargets(cni)
+	return nil
+}
+
+// readFlannelCNI reads and parses cni-conf.json of kube-flannel-cfg; what
+// names the command for the error on a cluster without Flannel.
+func readFlannelCNI(ctx context.Context, cs kubernetes.Interface, what string) (*ackconf.FlannelCNI, error) {
 	cm, err := cs.CoreV1().ConfigMaps(cluster.SystemNamespace).Get(ctx, cluster.CMFlannel, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("kube-system/%s not found: flannel gc is for Flannel clusters", cluster.CMFlannel)}
+		return nil, &ExitCodeError{Code: ExitError, Err: fmt.Errorf("kube-system/%s not found: %s is for Flannel clusters", cluster.CMFlannel, what)}
 	}
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("read kube-system/%s: %w", cluster.CMFlannel, err)}
+		return nil, &ExitCodeError{Code: ExitError, Err: fmt.Errorf("read kube-system/%s: %w", cluster.CMFlannel, err)}
 	}
 	cni, err := ackconf.ParseFlannelCNI(cm.Data[ackconf.KeyFlannelCNIConf])
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("kube-system/%s: %w", cluster.CMFlannel, err)}
+		return nil, &ExitCodeError{Code: ExitError, Err: fmt.Errorf("kube-system/%s: %w", cluster.CMFlannel, err)}
 	}
-	o.network = cni.Name
-	if o.network == "" {
-		o.network = "cb0"
+	return cni, nil
+}
+
+// scanTargets are the network name and the IPAM dirs the scan looks at: both
+// default places, plus the configured one, as a node may still hold files
+// from before the data dir moved to tmpfs.
+func scanTargets(cni *ackconf.FlannelCNI) (string, []string) {
+	network := cni.Name
+	if network == "" {
+		network = "cb0"
 	}
-	// Both default places, plus the configured one: a node may still hold
-	// files from before the data dir moved to tmpfs.
-	o.ipamDirs = sortedUnique([]string{ackconf.DefaultHostLocalDataDir, "/var/run/cni/networks", cni.EffectiveIPAMDataDir()})
-	return nil
+	return network, sortedUnique([]string{ackconf.DefaultHostLocalDataDir, "/var/run/cni/networks", cni.EffectiveIPAMDataDir()})
 }
 
 // Validate checks what the flags and the cluster config say.

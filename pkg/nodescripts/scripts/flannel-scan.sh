@@ -11,6 +11,11 @@
 #   now      EPOCH
 #   dir      PATH  present|absent
 #   alloc    DIR  IP  CONTAINER_ID  IFNAME  MTIME_EPOCH|-   (- when stat failed)
+#   fs       BASE  FSTYPE|-      filesystem under an IPAM dir base (its nearest
+#                                existing ancestor), tmpfs being cleared at boot
+#   cniconf  PATH  BASE64|-      the node's Flannel CNI config file, as the
+#                                kubelet reads it (JSON, decoded in Go); -
+#                                when it could not be encoded
 #   runtime  NAME  ok|error  COUNT|MESSAGE
 #   sandbox  ID
 # Only the runtime's stdout is data: crictl warns on stderr (for example
@@ -48,6 +53,28 @@ for base in $IPAM_DIRS; do
 		case "$mtime" in '' | *[!0-9]*) mtime=- ;; esac
 		printf 'alloc\t%s\t%s\t%s\t%s\t%s\n' "$dir" "$name" "$id" "$ifname" "$mtime"
 	done
+done
+
+# Where IPAM state lives: tmpfs is cleared at reboot, a disk is not.
+for base in $IPAM_DIRS; do
+	d="$base"
+	while [ ! -e "$root$d" ] && [ "$d" != / ]; do
+		d="${d%/*}"
+		[ -n "$d" ] || d=/
+	done
+	fs="$(stat -f -c %T "$root$d" 2>/dev/null)" || fs=-
+	printf 'fs\t%s\t%s\n' "$base" "$(printf '%s' "${fs:--}" | tr -d "\r\n$tab")"
+done
+
+# The CNI config the kubelet reads on this node: after a change of
+# kube-flannel-cfg it is rewritten only when the flannel pod restarts.
+for f in "$root"/etc/cni/net.d/*flannel*; do
+	[ -f "$f" ] || continue
+	b64=-
+	if command -v base64 >/dev/null 2>&1; then
+		b64="$(base64 <"$f" | tr -d '\n')"
+	fi
+	printf 'cniconf\t%s\t%s\n' "${f#"$root"}" "${b64:--}"
 done
 
 # Sandboxes in every state: a NotReady sandbox still owns its IP. On

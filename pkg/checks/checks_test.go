@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/flannelgc"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
 )
 
@@ -387,6 +388,12 @@ func checkCases() []checkCase {
 				r.FSTypes["/var/run/cni/networks"] = "xfs"
 				return r
 			}()}}), want: StatusInfo, contains: "on xfs, not tmpfs"},
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "an IP held twice, on disk and on tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
+			"n1": {Scan: func() *nodescripts.ScanResult {
+				r := tmpfsScan(true, tmpfsConf)
+				r.Allocations = append(r.Allocations, flannelgc.Allocation{Dir: "/var/run/cni/networks/cb0", IP: netip.MustParseAddr("10.0.0.2"), ContainerID: "cccc", ModTime: testNow})
+				return r
+			}()}}), want: StatusWarn, contains: "1 IP allocated twice, on disk and on tmpfs, to different containers: two pods share each (host-local on tmpfs does not see what pods started before still hold): 10.0.0.2"},
 		{id: "node.flannel-ipam-tmpfs", kind: kPass, name: "tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: tmpfsScan(false, tmpfsConf)}}), want: StatusInfo, contains: "1 of 1 node"},
 		{id: "node.flannel-ipam-tmpfs", kind: kNA, name: "terway", snap: terwayCluster().withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
 		{id: "node.flannel-ipam-tmpfs", kind: kForbidden, name: "node unreachable", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Err: "boom"}}), want: StatusSkip, contains: "boom"},

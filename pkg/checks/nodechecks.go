@@ -363,6 +363,28 @@ func IPAMNotOnTmpfs(sc *nodescripts.ScanResult) []string {
 	return why
 }
 
+// DuplicateIPs are the IPs allocated both on disk and on tmpfs to different
+// containers: after the move to tmpfs, host-local no longer reads the old
+// directory and hands out IPs that pods started before still hold. Sorted.
+func DuplicateIPs(sc *nodescripts.ScanResult) []string {
+	disk, tmp := map[string]string{}, map[string]string{}
+	for _, a := range sc.Allocations {
+		if onTmpfsPath(a.Dir) {
+			tmp[a.IP.String()] = a.ContainerID
+		} else {
+			disk[a.IP.String()] = a.ContainerID
+		}
+	}
+	var out []string
+	for ip, id := range tmp {
+		if old, ok := disk[ip]; ok && old != id {
+			out = append(out, ip)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 func orDefault(v, def string) string {
 	if v == "" {
 		return def
@@ -376,11 +398,20 @@ func nodeFlannelIPAMTmpfs(e *Env) Result {
 	}
 	var findings []Finding
 	examined := 0
+	dup := false
 	if r := eachNode(e, func(n string, f *NodeFacts) {
 		if f.Scan == nil {
 			return
 		}
 		examined++
+		if dups := DuplicateIPs(f.Scan); len(dups) > 0 {
+			dup = true
+			findings = append(findings, Finding{Object: "node/" + n, Node: n,
+				Message: fmt.Sprintf("%s allocated twice, on disk and on tmpfs, to different containers: two pods share each (host-local on tmpfs does not see what pods started before still hold): %s",
+					count(len(dups), "IP"), strings.Join(dups, ", ")),
+				Remediation: "drain the node now and finish its move: kubectl acknet flannel tmpfs --node " + n})
+			return
+		}
 		if why := IPAMNotOnTmpfs(f.Scan); len(why) > 0 {
 			findings = append(findings, Finding{Object: "node/" + n, Node: n,
 				Message:     "IPAM state is not (only) on tmpfs: " + strings.Join(why, "; "),
@@ -391,6 +422,9 @@ func nodeFlannelIPAMTmpfs(e *Env) Result {
 	}
 	if examined == 0 {
 		return Skip("the IPAM scan could not run on any node")
+	}
+	if dup {
+		return WithFindings(StatusWarn, fmt.Sprintf("pod IPs allocated twice; %d of %s keep IPAM state on tmpfs only", examined-len(findings), count(examined, "node")), findings)
 	}
 	res := Info("%d of %s keep IPAM state on tmpfs only (see flannel.ipam-datadir)", examined-len(findings), count(examined, "node"))
 	res.Findings = findings

@@ -215,7 +215,8 @@ func flannelIPAMDataDir() *Fixer {
 			p.Notes = append(p.Notes, fmt.Sprintf("Flannel %s is older than %s and leaks IPs on reboot whatever the config: upgrade the Flannel add-on too", in.FlannelVersion, checks.FlannelIPAMFixSince.Raw))
 		}
 		p.Notes = append(p.Notes, "allocations of running pods stay in the old directories, which host-local no longer reads: "+
-			"after the restart reboot (or drain) nodes one at a time so no IP is handed out twice")
+			"once Flannel restarts, a new pod on a node not yet moved can get an IP a running pod holds. "+
+			"Move the nodes right after, one at a time, as kubectl acknet flannel tmpfs prints (drain, remove /etc/cni and /var/lib/cni, reboot); cordon them first to keep new pods off meanwhile")
 		return flannelEdit(in, p, "dataDir "+dataDir+", ipam.dataDir "+ipamDir, func(doc *confedit.JSONDoc, plugin *confedit.JSONValue, path []string) (bool, func(map[string]any) error, error) {
 			ipam := plugin.Get("ipam")
 			if ipam != nil && ipam.Kind != '{' {

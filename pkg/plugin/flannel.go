@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"path"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -52,6 +54,7 @@ type FlannelGCOptions struct {
 	Yes         bool
 	MinAge      time.Duration
 	LockTimeout time.Duration
+	Cordon      bool
 
 	network  string
 	ipamDirs []string
@@ -80,7 +83,14 @@ Without --apply nothing changes. With --apply (after a confirmation, or with
 scans call leaked is released: under the IPAM lock that host-local itself
 takes (waiting at most --lock-timeout), each file is read again and moved only
 if it still names the same container, into a backup directory outside the
-network directory; the output says how to restore it.`,
+network directory; the output says how to restore it.
+
+The FAQ cordons a node for its cleanup so that no pod starts meanwhile. gc
+does not need that: it takes the same lock as host-local, so no IP is handed
+out while it moves files, it re-reads each file under that lock, and a file
+younger than --min-age is never released. --cordon does it the FAQ's way
+anyway: each node is cordoned for its apply and uncordoned after (also on
+Ctrl-C); a node that was cordoned already stays so.`,
 		Example: flannelGCExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -98,6 +108,7 @@ network directory; the output says how to restore it.`,
 	cmd.Flags().BoolVar(&o.Yes, "yes", false, "With --apply: do not ask for confirmation")
 	cmd.Flags().DurationVar(&o.MinAge, "min-age", 10*time.Minute, "Never release an allocation younger than this")
 	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 30*time.Second, "With --apply: how long to wait for the IPAM lock held by CNI; then move nothing on that node")
+	cmd.Flags().BoolVar(&o.Cordon, "cordon", false, "With --apply: cordon each node while its files move, as the FAQ does (not needed: see above)")
 	return cmd
 }
 
@@ -164,6 +175,9 @@ func (o *FlannelGCOptions) Validate() error {
 	}
 	if o.MinAge < 0 {
 		return usageErr("--min-age must not be negative")
+	}
+	if o.Cordon && !o.Apply {
+		return usageErr("--cordon only goes with --apply: a dry run changes nothing")
 	}
 	if o.LockTimeout < time.Second || o.LockTimeout > 10*time.Minute {
 		return usageErr("--lock-timeout must be between 1s and 10m")
@@ -234,6 +248,13 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 		case o.Yes || askYes(o.IOStreams, fmt.Sprintf("Move the leaked files of %d nodes aside? [y/N] ", len(targets))):
 			applied := map[string]*nodePlan{}
 			second := runner.Run(ctx, "flannel-gc", targets, func(ctx context.Context, s *nodeexec.Session) error {
+				if o.Cordon {
+					uncordon, err := cordonNode(ctx, o.client, s.Node, o.ErrOut)
+					if err != nil {
+						return err
+					}
+					defer uncordon()
+				}
 				np, err := o.scanAndDecide(ctx, s, pods[s.Node], confirmed[s.Node])
 				if err != nil {
 					return err
@@ -266,6 +287,38 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// cordonNode marks a node unschedulable and returns what undoes it; a node
+// that was cordoned already is left as it is, now and after.
+func cordonNode(ctx context.Context, cs kubernetes.Interface, node string, log io.Writer) (func(), error) {
+	n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("cordon %s: %w", node, err)
+	}
+	if n.Spec.Unschedulable {
+		fmt.Fprintf(log, "node %s was cordoned already; it stays so\n", node)
+		return func() {}, nil
+	}
+	set := func(ctx context.Context, on bool) error {
+		patch := []byte(`{"spec":{"unschedulable":` + strconv.FormatBool(on) + `}}`)
+		_, err := cs.CoreV1().Nodes().Patch(ctx, node, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		return err
+	}
+	if err := set(ctx, true); err != nil {
+		return nil, fmt.Errorf("cordon %s: %w", node, err)
+	}
+	fmt.Fprintf(log, "node %s cordoned for the cleanup\n", node)
+	return func() {
+		// Also after Ctrl-C: the run's context is gone, so take a fresh one.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := set(ctx, false); err != nil {
+			fmt.Fprintf(log, "WARNING: could not uncordon %s: %v; run: kubectl uncordon %s\n", node, err, node)
+			return
+		}
+		fmt.Fprintf(log, "node %s uncordoned\n", node)
+	}, nil
 }
 
 // mergeResults replaces the first run's result of each node that ran again.

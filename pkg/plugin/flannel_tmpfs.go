@@ -159,6 +159,9 @@ func (o *FlannelTmpfsOptions) Run(ctx context.Context) error {
 			continue
 		}
 		why := checks.IPAMNotOnTmpfs(sc)
+		if dups := checks.DuplicateIPs(sc); len(dups) > 0 {
+			why = append([]string{"IPs allocated twice (two pods share each; drain this node first): " + strings.Join(dups, ", ")}, why...)
+		}
 		if len(why) == 0 {
 			done++
 			fmt.Fprintf(w, "%s\ttmpfs\t\n", n)

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -38,12 +39,23 @@ func applyFix(t *testing.T, id string) {
 // network from it. (fix flannel.hairpin: TestRealConnectivityHairpin.)
 func TestRealFlannelFixesReachNewPods(t *testing.T) {
 	useRealRig(t)
-	t.Run("flannel.ipam-datadir: new pods keep IPAM state on tmpfs", func(t *testing.T) {
+	t.Run("flannel.ipam-datadir: new pods keep IPAM state on tmpfs, and may get a held IP", func(t *testing.T) {
 		ns := testNamespace(t, "tmpfs")
+		// A pod from before the change: its IP is recorded on disk.
+		createPod(t, webPod(ns, "old", nodeName(0)))
+		held := podIP(t, ns, "old", "")
 		applyFix(t, "flannel.ipam-datadir")
 		conf, err := os.ReadFile(filepath.Join(nodeRoot(0), "etc/cni/net.d/10-flannel.conflist"))
 		if err != nil || !strings.Contains(string(conf), "/var/run/cni/networks") {
 			t.Fatalf("the node's CNI config after the fix: %v\n%s", err, conf)
+		}
+		// host-local on tmpfs starts from an empty directory and does not
+		// read the old one. Where it starts is its own last_reserved_ip
+		// file; set so that its next IP is the one the old pod holds, the
+		// hazard happens now rather than after some pods.
+		prev := netip.MustParseAddr(held).Prev()
+		if out, err := onNode(t, 0, "sh", "-c", `mkdir -p /var/run/cni/networks/cb0 && printf %s "$1" > /var/run/cni/networks/cb0/last_reserved_ip.0`, "sh", prev.String()); err != nil {
+			t.Fatalf("%v %s", err, out)
 		}
 		createPod(t, webPod(ns, "web", nodeName(0)))
 		ip := podIP(t, ns, "web", "")
@@ -52,8 +64,17 @@ func TestRealFlannelFixesReachNewPods(t *testing.T) {
 		if out, err := onNode(t, 0, "cat", "/var/run/cni/networks/cb0/"+ip); err != nil {
 			t.Errorf("the new pod's IPAM file is not under /var/run/cni/networks/cb0: %v %s", err, out)
 		}
-		if _, err := os.Stat(filepath.Join(nodeRoot(0), cb0, ip)); err == nil {
-			t.Error("the new pod's IPAM file is still under /var/lib/cni/networks/cb0")
+		if ip != held {
+			t.Fatalf("the new pod got %s; host-local on tmpfs was to hand out %s, which pod old still holds", ip, held)
+		}
+		r := parseReport(t, acknet(t, "doctor", "--node-checks", "--node", nodeName(0), "--checks", "node.flannel-ipam-tmpfs", "-o", "json"))
+		if r.status("node.flannel-ipam-tmpfs") != "warn" || !strings.Contains(findingMessages(r, "node.flannel-ipam-tmpfs"), "allocated twice") ||
+			!strings.Contains(findingMessages(r, "node.flannel-ipam-tmpfs"), held) {
+			t.Errorf("node.flannel-ipam-tmpfs %s: %s", r.status("node.flannel-ipam-tmpfs"), findingMessages(r, "node.flannel-ipam-tmpfs"))
+		}
+		tm := acknet(t, "flannel", "tmpfs", "--node", nodeName(0))
+		if tm.code != 0 || !strings.Contains(tm.stdout, "IPs allocated twice (two pods share each; drain this node first): "+held) {
+			t.Errorf("flannel tmpfs: exit %d\n%s%s", tm.code, tm.stdout, tm.stderr)
 		}
 	})
 }

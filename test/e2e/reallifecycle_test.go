@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
 )
@@ -238,4 +240,94 @@ func runSignalledWith(t *testing.T, kc string, sig syscall.Signal, delay time.Du
 	kubeconfig = kc
 	defer func() { kubeconfig = old }()
 	return runSignalled(t, sig, delay, args...)
+}
+
+// gc --cordon cordons the node for its apply, as the FAQ does, and
+// uncordons it after, also when interrupted; a node cordoned before stays so.
+func TestRealFlannelGCCordon(t *testing.T) {
+	useRealRig(t)
+	cs := adminClient(t)
+	ctx := context.Background()
+	node := nodeName(0)
+	unschedulable := func() bool {
+		n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Spec.Unschedulable
+	}
+	setCordon := func(on bool) {
+		b := []byte(`{"spec":{"unschedulable":` + strconv.FormatBool(on) + `}}`)
+		if _, err := cs.CoreV1().Nodes().Patch(ctx, node, types.StrategicMergePatchType, b, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { setCordon(false) })
+
+	if r := acknet(t, "flannel", "gc", "--node", node, "--cordon"); r.code != 1 || !strings.Contains(r.stderr, "--cordon only goes with --apply") {
+		t.Errorf("--cordon without --apply: exit %d %s", r.code, r.stderr)
+	}
+
+	t.Run("cordoned while the files move, uncordoned after", func(t *testing.T) {
+		leak := plantLeak(t, 0)
+		// gc waits for the lock in its script: the node must be cordoned then.
+		release := holdLock(t, 0, 60*time.Second)
+		done := make(chan result, 1)
+		go func() {
+			done <- acknet(t, "flannel", "gc", "--node", node, "--apply", "--yes", "--cordon", "--lock-timeout", "50s")
+		}()
+		deadline := time.Now().Add(40 * time.Second)
+		for !unschedulable() && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		cordoned := unschedulable()
+		release()
+		r := <-done
+		if !cordoned {
+			t.Error("the node was not cordoned while gc waited for the lock")
+		}
+		if r.code != 0 || unschedulable() || !strings.Contains(r.stderr, "cordoned for the cleanup") || !strings.Contains(r.stderr, "uncordoned") {
+			t.Errorf("exit %d, unschedulable %v\n%s%s", r.code, unschedulable(), r.stdout, r.stderr)
+		}
+		if _, err := os.Stat(leak); !os.IsNotExist(err) {
+			t.Errorf("the planted leak was not moved: %v", err)
+		}
+	})
+
+	t.Run("Ctrl-C while cordoned: uncordoned", func(t *testing.T) {
+		plantLeak(t, 0)
+		defer holdLock(t, 0, 60*time.Second)()
+		cmd := exec.Command(filepath.Join(binDir, "kubectl-acknet"), "flannel", "gc", "--node", node, "--apply", "--yes", "--cordon", "--lock-timeout", "50s")
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(40 * time.Second)
+		for !unschedulable() && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if !unschedulable() {
+			t.Error("never cordoned")
+		}
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		err := cmd.Wait()
+		if err == nil || unschedulable() || !strings.Contains(stderr.String(), "uncordoned") {
+			t.Errorf("%v, unschedulable %v\n%s", err, unschedulable(), stderr.String())
+		}
+	})
+
+	t.Run("a node cordoned before stays cordoned", func(t *testing.T) {
+		plantLeak(t, 0)
+		setCordon(true)
+		r := acknet(t, "flannel", "gc", "--node", node, "--apply", "--yes", "--cordon")
+		if r.code != 0 || !unschedulable() || !strings.Contains(r.stderr, "was cordoned already; it stays so") {
+			t.Errorf("exit %d, unschedulable %v\n%s%s", r.code, unschedulable(), r.stdout, r.stderr)
+		}
+		setCordon(false)
+	})
+	if n := debugPodsLeft(t); n != 0 {
+		t.Errorf("%d debug pods left", n)
+	}
 }

@@ -344,6 +344,16 @@ func checkCases() []checkCase {
 
 		// node.conntrack-usage
 		{id: "node.conntrack-usage", kind: kTrigger, name: "96% full", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(960, 1000, "")}, "n2": {Conntrack: ct(10, 1000, "")}}), want: StatusFail, contains: "node/n1"},
+		{id: "node.conntrack-usage", kind: kTrigger, name: "mostly DNS: NodeLocal DNSCache first", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: func() *nodescripts.ConntrackStats {
+			c := ct(900, 1000, "")
+			c.DNS = 450
+			return c
+		}()}}), want: StatusWarn, contains: "DNS (port 53) 450, 50% of the entries"},
+		{id: "node.conntrack-usage", kind: kTrigger, name: "little DNS: no NodeLocal DNSCache advice", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: func() *nodescripts.ConntrackStats {
+			c := ct(900, 1000, "")
+			c.DNS = 9
+			return c
+		}()}}), want: StatusWarn, contains: "--set-max", absent: "NodeLocal DNSCache"},
 		{id: "node.conntrack-usage", kind: kTrigger, name: "82% full", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(820, 1000, "")}}), want: StatusWarn, contains: "82%"},
 		{id: "node.conntrack-usage", kind: kTrigger, name: "table overflowed once", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(10, 1000, "nf_conntrack: table full, dropping packet")}}), want: StatusFail, contains: "dropping packet"},
 		{id: "node.conntrack-usage", kind: kPass, name: "low", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(10, 1000, "")}}), want: StatusPass, contains: "1% on n1"},

@@ -34,6 +34,10 @@ const (
 	ConntrackFailPct = 95
 )
 
+// DNSShareNodeLocal is the share of conntrack entries, in percent, from
+// which DNS is named first among the remedies.
+const DNSShareNodeLocal = 20
+
 // LeakMinAge is the youngest allocation node.flannel-ip-leak may call leaked.
 const LeakMinAge = 10 * time.Minute
 
@@ -107,11 +111,18 @@ func conntrackUsage(e *Env) Result {
 		if len(c.Protocols) > 0 {
 			msg += "; by protocol: " + protocolList(c.Protocols)
 		}
+		if c.DNS >= 0 && c.Count > 0 {
+			msg += fmt.Sprintf("; DNS (port 53) %d, %.0f%% of the entries", c.DNS, 100*float64(c.DNS)/float64(c.Count))
+		}
 		if c.TableFull != "" {
 			msg += "; kernel: " + c.TableFull
 		}
-		findings = append(findings, Finding{Object: "node/" + n, Node: n, Message: msg,
-			Remediation: "raise net.netfilter.nf_conntrack_max or conntrack.maxPerCore in kube-proxy-worker; move short-lived connections to persistent ones; NodeLocal DNSCache for DNS"})
+		fix := "kubectl acknet conntrack --node " + n + " --set-max N (then --apply) or conntrack.maxPerCore in kube-proxy-worker; move short-lived connections to persistent ones"
+		// The FAQ's case for NodeLocal DNSCache: DNS holding much of the table.
+		if c.DNS >= 0 && c.Count > 0 && float64(c.DNS) >= float64(c.Count)*DNSShareNodeLocal/100 {
+			fix = "NodeLocal DNSCache (DNS holds much of the table, see dns.nodelocal); " + fix
+		}
+		findings = append(findings, Finding{Object: "node/" + n, Node: n, Message: msg, Remediation: fix})
 	}); r != nil {
 		return *r
 	}

@@ -36,6 +36,7 @@ var (
 	FlannelScan    = Load("flannel-scan")
 	FlannelGCApply = Load("flannel-gc-apply")
 	Conntrack      = Load("conntrack")
+	ConntrackSet   = Load("conntrack-set")
 	IPVSModules    = Load("ipvs-modules")
 	IPVSTimeout    = Load("ipvs-timeout")
 	Listen         = Load("listen")
@@ -48,6 +49,13 @@ const (
 	ExitNoIPVSAdm = 3 // ipvsadm is not installed on the node
 	ExitNoIPVS    = 4 // no IPVS in use on the node (nothing read or set)
 )
+
+// ExitBelowCount is conntrack-set.sh's refusal: the new max is below the
+// entries the table holds.
+const ExitBelowCount = 5
+
+// ConntrackDropIn is the sysctl drop-in conntrack --set-max persists to.
+const ConntrackDropIn = "/etc/sysctl.d/99-acknet-conntrack.conf"
 
 // IPVSSchedulers are the schedulers of the Linux IPVS code; the module of
 // scheduler S is ip_vs_S.

@@ -121,7 +121,10 @@ func ParseApply(out string) ([]ApplyRecord, error) {
 type ConntrackStats struct {
 	Count, Max, Buckets int64
 	Protocols           map[string]int64
-	TableFull           string
+	// DNS is the entries whose original destination port is 53; -1 when
+	// the table could not be read entry by entry.
+	DNS       int64
+	TableFull string
 }
 
 // Usage is count/max in percent; 0 when max is unknown.
@@ -132,9 +135,40 @@ func (c ConntrackStats) Usage() float64 {
 	return 100 * float64(c.Count) / float64(c.Max)
 }
 
+// ConntrackSetResult is what conntrack-set.sh did on one node.
+type ConntrackSetResult struct {
+	Count, Old int64
+	// New is the value the kernel took (APPLY=1), 0 on a dry run.
+	New       int64
+	Persisted string
+}
+
+// ParseConntrackSet parses conntrack-set output.
+func ParseConntrackSet(out string) (*ConntrackSetResult, error) {
+	r := &ConntrackSetResult{}
+	saw := false
+	err := eachRecord(out, func(f []string) error {
+		switch f[0] {
+		case "current":
+			saw = true
+			r.Count, _ = strconv.ParseInt(at(f, 1), 10, 64)
+			r.Old, _ = strconv.ParseInt(at(f, 2), 10, 64)
+		case "set":
+			r.New, _ = strconv.ParseInt(at(f, 2), 10, 64)
+		case "persisted":
+			r.Persisted = at(f, 1)
+		}
+		return nil
+	})
+	if err == nil && !saw {
+		err = fmt.Errorf("conntrack-set output has no current record")
+	}
+	return r, err
+}
+
 // ParseConntrack parses the conntrack script output.
 func ParseConntrack(out string) (*ConntrackStats, error) {
-	c := &ConntrackStats{Protocols: map[string]int64{}}
+	c := &ConntrackStats{Protocols: map[string]int64{}, DNS: -1}
 	sawMax := false
 	err := eachRecord(out, func(f []string) error {
 		n, _ := strconv.ParseInt(at(f, 1), 10, 64)
@@ -145,6 +179,8 @@ func ParseConntrack(out string) (*ConntrackStats, error) {
 			c.Max, sawMax = n, true
 		case "buckets":
 			c.Buckets = n
+		case "dns":
+			c.DNS = n
 		case "proto":
 			v, err := strconv.ParseInt(at(f, 2), 10, 64)
 			if err != nil {

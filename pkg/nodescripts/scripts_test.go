@@ -2,6 +2,7 @@ package nodescripts
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +30,7 @@ type fakeHost struct {
 }
 
 // scriptTools are the commands the scripts use besides the shell builtins.
-var scriptTools = []string{"date", "sed", "tr", "stat", "cut", "cat", "awk", "grep", "tail", "mkdir", "mv", "flock", "dirname", "busybox", "head", "base64"}
+var scriptTools = []string{"date", "sed", "tr", "stat", "cut", "cat", "awk", "grep", "tail", "mkdir", "mv", "flock", "dirname", "busybox", "head", "base64", "rm"}
 
 // newFakeHost builds a fake host root and a PATH that holds only stubs and
 // the basic tools, so that the machine's own crictl or docker stay hidden.
@@ -330,6 +331,8 @@ func TestConntrack(t *testing.T) {
 			"ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2 [ASSURED] mark=0 zone=0 use=2",
 			"ipv4     2 udp      17 29 src=10.0.0.1 dst=10.96.0.10 sport=3 dport=53 [UNREPLIED] mark=0 zone=0 use=2",
 			"ipv6     10 tcp      6 86399 ESTABLISHED src=fd00::1 dst=fd00::2 sport=1 dport=2 mark=0 zone=0 use=2",
+			// A reply from port 53 is no DNS query of this node's pods.
+			"ipv4     2 udp      17 29 src=10.0.0.9 dst=10.0.0.1 sport=53 dport=4000 src=10.0.0.1 dst=10.0.0.9 sport=4000 dport=53 mark=0 zone=0 use=2",
 		}, "\n")+"\n")
 		h.stub("dmesg", `echo '[  12.3] eth0: link up'; echo '[ 812.0] nf_conntrack: nf_conntrack: table full, dropping packet'`)
 		out, stderr, err := h.run(sh, Conntrack, nil)
@@ -340,7 +343,7 @@ func TestConntrack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Count != 3 || c.Max != 4 || c.Buckets != 1024 || c.Protocols["tcp"] != 2 || c.Protocols["udp"] != 1 || c.Usage() != 75 {
+		if c.Count != 3 || c.Max != 4 || c.Buckets != 1024 || c.Protocols["tcp"] != 2 || c.Protocols["udp"] != 2 || c.Usage() != 75 || c.DNS != 1 {
 			t.Errorf("%+v", c)
 		}
 		// busybox sh runs its own dmesg applet ahead of PATH, so the stub
@@ -349,6 +352,80 @@ func TestConntrack(t *testing.T) {
 			t.Errorf("table full line %q", c.TableFull)
 		}
 	})
+}
+
+func TestConntrackSet(t *testing.T) {
+	tests := []struct {
+		name      string
+		max       string
+		apply     bool
+		readOnly  bool
+		wantCode  int
+		wantNew   int64
+		wantFile  bool
+		wantError string
+	}{
+		{name: "dry run changes nothing", max: "655350", wantCode: 0},
+		{name: "apply sets and persists", max: "655350", apply: true, wantCode: 0, wantNew: 655350, wantFile: true},
+		{name: "below the count: refused", max: "100", apply: true, wantCode: ExitBelowCount, wantError: "below the 3000 entries"},
+		{name: "read-only: nothing persisted", max: "655350", apply: true, readOnly: true, wantCode: 1, wantError: "cannot write"},
+	}
+	for _, tt := range tests {
+		forEachShell(t, func(t *testing.T, sh []string) {
+			t.Run(tt.name, func(t *testing.T) {
+				h := newFakeHost(t)
+				h.file("proc/sys/net/netfilter/nf_conntrack_count", "3000\n")
+				h.file("proc/sys/net/netfilter/nf_conntrack_max", "262144\n")
+				maxFile := filepath.Join(h.root, "proc/sys/net/netfilter/nf_conntrack_max")
+				if tt.readOnly {
+					if err := os.Chmod(maxFile, 0o444); err != nil {
+						t.Fatal(err)
+					}
+					if os.Geteuid() == 0 {
+						// root writes a 0444 file anyway; a directory in its
+						// place fails the write the same way for every user.
+						if err := os.Remove(maxFile); err != nil {
+							t.Fatal(err)
+						}
+						h.file("proc/sys/net/netfilter/nf_conntrack_max/x", "")
+					}
+				}
+				env := map[string]string{"MAX": tt.max, "DROPIN": ConntrackDropIn}
+				if tt.apply {
+					env["APPLY"] = "1"
+				}
+				out, stderr, err := h.run(sh, ConntrackSet, env)
+				code := 0
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					code = ee.ExitCode()
+				}
+				if code != tt.wantCode || (tt.wantError != "" && !strings.Contains(stderr, tt.wantError)) {
+					t.Fatalf("exit %d (%v), stderr %q, out %q", code, err, stderr, out)
+				}
+				_, statErr := os.Stat(filepath.Join(h.root, ConntrackDropIn))
+				if (statErr == nil) != tt.wantFile {
+					t.Errorf("drop-in written: %v, want %v", statErr == nil, tt.wantFile)
+				}
+				if code != 0 {
+					return
+				}
+				r, err := ParseConntrackSet(out)
+				if err != nil || r.Count != 3000 || r.Old != 262144 || r.New != tt.wantNew {
+					t.Errorf("%+v %v", r, err)
+				}
+				if tt.wantFile {
+					b, _ := os.ReadFile(filepath.Join(h.root, ConntrackDropIn))
+					if !strings.Contains(string(b), "net.netfilter.nf_conntrack_max = 655350") || !strings.Contains(string(b), "the value before was 262144") || r.Persisted != ConntrackDropIn {
+						t.Errorf("drop-in %q, persisted %q", b, r.Persisted)
+					}
+					if now, _ := os.ReadFile(maxFile); strings.TrimSpace(string(now)) != "655350" {
+						t.Errorf("nf_conntrack_max is %q", now)
+					}
+				}
+			})
+		})
+	}
 }
 
 func TestConntrackWithoutModule(t *testing.T) {

@@ -49,8 +49,8 @@ func TestRealConntrack(t *testing.T) {
 				row = f
 			}
 		}
-		// NODE STATUS COUNT MAX USAGE BUCKETS PROTOCOLS TABLE-FULL
-		if len(row) < 7 || row[1] != "pass" || row[3] != strings.TrimSpace(maxOut) || !strings.Contains(row[6], "tcp=") {
+		// NODE STATUS COUNT MAX USAGE BUCKETS DNS (SHARE) PROTOCOLS TABLE-FULL
+		if len(row) < 9 || row[1] != "pass" || row[3] != strings.TrimSpace(maxOut) || !regexp.MustCompile(`^\d+$`).MatchString(row[6]) || !strings.Contains(row[8], "tcp=") {
 			t.Errorf("node %d: row %v, node max %q\n%s", i, row, maxOut, r.stdout)
 			continue
 		}
@@ -187,6 +187,33 @@ func ready(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// --set-max on a real node: the dry run reads the node's own table, a value
+// below its count is refused, and --apply meets the node's read-only limit
+// (a network namespace's nf_conntrack_max is not writable) and persists
+// nothing. (The successful write: TestConntrackSetMaxThroughDebugPods.)
+func TestRealConntrackSetMax(t *testing.T) {
+	useRealRig(t)
+	node := nodeName(0)
+	dry := acknet(t, "conntrack", "--node", node, "--set-max", "655350")
+	if dry.code != 0 || !strings.Contains(dry.stdout, "655350 (dry run)") {
+		t.Fatalf("dry run: exit %d\n%s%s", dry.code, dry.stdout, dry.stderr)
+	}
+	low := acknet(t, "conntrack", "--node", node, "--set-max", "1", "--apply", "--yes")
+	if low.code != 1 || !strings.Contains(low.stderr, "refused: 1 is below the") {
+		t.Errorf("below the count: exit %d\n%s%s", low.code, low.stdout, low.stderr)
+	}
+	ro := acknet(t, "conntrack", "--node", node, "--set-max", "655350", "--apply", "--yes")
+	if ro.code != 1 || !strings.Contains(ro.stderr, "nf_conntrack_max (read-only here; nothing changed)") {
+		t.Errorf("read-only: exit %d\n%s%s", ro.code, ro.stdout, ro.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(nodeRoot(0), "etc/sysctl.d/99-acknet-conntrack.conf")); !os.IsNotExist(err) {
+		t.Errorf("a drop-in was written although the kernel refused: %v", err)
+	}
+	if n := debugPodsLeft(t); n != 0 {
+		t.Errorf("%d debug pods left", n)
+	}
 }
 
 // kube-proxy in IPVS mode on a kernel without IPVS: the real kube-proxy says

@@ -1,0 +1,60 @@
+# shellcheck shell=sh
+# conntrack-set: raise (or set) net.netfilter.nf_conntrack_max on the node,
+# as the FAQ does through sysctl, and persist it in a sysctl drop-in that the
+# node applies at boot. Without APPLY=1 it only says what it would do. A value
+# below the entries the table holds now is refused: the kernel would drop
+# packets at once.
+#
+# Environment:
+#   MAX        the new nf_conntrack_max (validated in Go: a positive integer)
+#   APPLY      1 to change the node
+#   DROPIN     sysctl drop-in to write, e.g. /etc/sysctl.d/99-acknet-conntrack.conf
+#   HOST_ROOT  prefix of host paths; empty when run chrooted into the host
+# Output, one tab-separated record a line:
+#   current  COUNT  MAX            before any change
+#   set      OLD  NEW              (APPLY=1) the kernel took the new value
+#   persisted  PATH                (APPLY=1) the drop-in holds it
+# Exit 5: MAX is below the current count (nothing changed).
+set -u
+: "${MAX:?MAX is required}"
+: "${DROPIN:?DROPIN is required}"
+root="${HOST_ROOT:-}"
+nf="$root/proc/sys/net/netfilter"
+if [ ! -r "$nf/nf_conntrack_max" ]; then
+	echo "conntrack-set: $nf/nf_conntrack_max not readable: is nf_conntrack loaded?" >&2
+	exit 1
+fi
+count="$(cat "$nf/nf_conntrack_count")"
+old="$(cat "$nf/nf_conntrack_max")"
+printf 'current\t%s\t%s\n' "$count" "$old"
+if [ "$MAX" -lt "$count" ]; then
+	echo "refused: $MAX is below the $count entries the table holds now" >&2
+	exit 5
+fi
+[ "${APPLY:-0}" = 1 ] || exit 0
+
+# The running kernel first: if it refuses, nothing is persisted.
+if ! printf '%s\n' "$MAX" >"$nf/nf_conntrack_max" 2>/dev/null; then
+	echo "cannot write $nf/nf_conntrack_max (read-only here; nothing changed)" >&2
+	exit 1
+fi
+now="$(cat "$nf/nf_conntrack_max")"
+if [ "$now" != "$MAX" ]; then
+	echo "the kernel kept nf_conntrack_max at $now, not $MAX (nothing persisted)" >&2
+	exit 1
+fi
+printf 'set\t%s\t%s\n' "$old" "$now"
+
+dir="$root${DROPIN%/*}"
+mkdir -p "$dir" || exit 1
+tmp="$root$DROPIN.tmp.$$"
+if ! {
+	echo "# Written by kubectl acknet conntrack --set-max; the value before was $old."
+	echo "net.netfilter.nf_conntrack_max = $MAX"
+} >"$tmp" || ! mv -f "$tmp" "$root$DROPIN"; then
+	rm -f "$tmp"
+	echo "set in the kernel, but writing $DROPIN failed: it returns to $old at reboot" >&2
+	exit 1
+fi
+printf 'persisted\t%s\n' "$DROPIN"
+exit 0

@@ -2,11 +2,14 @@ package checks
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/ackconf"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
@@ -291,10 +294,135 @@ func terwayDynamicConfig(e *Env) Result {
 		}
 		findings = append(findings, fs...)
 	}
+	for _, name := range names {
+		fs := fixedIPFindings(e, name, users[name])
+		if len(fs) > 0 && worst.Rank() < StatusWarn.Rank() {
+			worst = StatusWarn
+		}
+		findings = append(findings, fs...)
+	}
 	if worst == StatusPass {
 		return Pass("%s, all valid", count(len(names), "dynamic config"))
 	}
-	return WithFindings(worst, "dynamic Terway configs are broken", findings)
+	return WithFindings(worst, "dynamic Terway configs are broken or not as the FAQ sets them", findings)
+}
+
+// FixedIPConfig is the FAQ's name for the dynamic config of a node pool
+// whose pods get IPs from one vSwitch, to whitelist it at a database.
+const FixedIPConfig = "eni-config-fixed"
+
+// fixedIPFindings checks the node pool of a dynamic config as the FAQ's
+// whitelist setup wants it: eni-config-fixed's nodes carry a NoSchedule
+// taint (so other pods stay off and leave its IPs), and, where the vSwitch
+// CIDRs are given by ID, every pod there got its IP from the config's
+// vSwitches, which hold at least twice the pods they serve.
+func fixedIPFindings(e *Env, name string, nodes []string) []Finding {
+	object := "kube-system/ConfigMap/" + name
+	var out []Finding
+	if name == FixedIPConfig {
+		tainted := map[string]bool{}
+		for _, n := range e.S.Nodes {
+			for _, t := range n.Taints {
+				// Taints Kubernetes sets itself (not-ready, unreachable,
+				// uninitialized) come and go: they keep nobody off for good.
+				if strings.HasPrefix(t.Key, "node.kubernetes.io/") || strings.HasPrefix(t.Key, "node.cloudprovider.kubernetes.io/") {
+					continue
+				}
+				if t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute {
+					tainted[n.Name] = true
+				}
+			}
+		}
+		var bare []string
+		for _, n := range nodes {
+			if !tainted[n] {
+				bare = append(bare, n)
+			}
+		}
+		if len(bare) > 0 {
+			out = append(out, Finding{Object: object, Node: bare[0],
+				Message: fmt.Sprintf("%s labelled %s=%s without a NoSchedule taint (%s): other pods can land there and take the whitelisted vSwitch's IPs",
+					count(len(bare), "node"), cluster.LabelTerwayConfig, name, sampleNames(bare)),
+				Remediation: "taint the node pool as the FAQ does, e.g. fixed=true:NoSchedule (node pool settings, so new nodes get it too), and give the whitelisted pods a toleration"})
+		}
+	}
+	cidrs := configCIDRs(e, name)
+	if len(cidrs) == 0 {
+		return out
+	}
+	onNodes := map[string]bool{}
+	pods := 0
+	for _, n := range nodes {
+		onNodes[n] = true
+		pods += e.S.Pods.PodNetworkIPs[n]
+	}
+	var outside []string
+	for _, p := range e.S.Pods.OutsideNodeVSwitch {
+		if onNodes[p.Node] {
+			outside = append(outside, p.Namespace+"/"+p.Name+" "+p.Detail)
+		}
+	}
+	if len(outside) > 0 {
+		out = append(out, Finding{Object: object,
+			Message:     fmt.Sprintf("pods on its nodes with IPs outside its vSwitches (%s): %s", prefixList(cidrs), sampleNames(outside)),
+			Remediation: "the nodes joined with ENIs from elsewhere: the FAQ adds them as new nodes (or detaches their ENIs first); recreate these pods after"})
+	}
+	usable := 0
+	for _, c := range cidrs {
+		if c.Addr().Is4() {
+			// Alibaba Cloud keeps 4 addresses of every vSwitch.
+			usable += max(0, 1<<(32-c.Bits())-4)
+		}
+	}
+	if usable > 0 && usable < 2*pods {
+		out = append(out, Finding{Object: object,
+			Message:     fmt.Sprintf("its vSwitches hold %d usable IPs for %s on its nodes: the FAQ wants twice the pods or more, for scale-out and for IPs not yet released after a failure", usable, count(pods, "pod")),
+			Remediation: "add a larger vSwitch of the same zone to its eni_conf (and to the whitelist)"})
+	}
+	return out
+}
+
+// configCIDRs are the CIDRs of the vSwitches a dynamic config names, when
+// all of them were given by ID (--vswitch-cidrs vsw-ID=CIDR).
+func configCIDRs(e *Env, name string) []netip.Prefix {
+	if len(e.S.VSwitchByID) == 0 {
+		return nil
+	}
+	data, err := e.S.ConfigMap(name)
+	if err != nil {
+		return nil
+	}
+	cfg := ackconf.ParseENIConfig(data)
+	if cfg.ENIConf == nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, ids := range cfg.ENIConf.VSwitches {
+		for _, id := range ids {
+			c, ok := e.S.VSwitchByID[id]
+			if !ok {
+				return nil
+			}
+			out = append(out, c...)
+		}
+	}
+	return out
+}
+
+func prefixList(ps []netip.Prefix) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sampleNames joins up to 5 names and says how many more there are.
+func sampleNames(names []string) string {
+	if len(names) <= 5 {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
 }
 
 func terwayEIPPool(e *Env) Result {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -55,6 +56,9 @@ type Options struct {
 	// LogConcurrency bounds parallel log reads.
 	LogConcurrency int
 	VSwitchCIDRs   []netip.Prefix
+	// VSwitchByID are vSwitch CIDRs by vSwitch ID, for the nodes of dynamic
+	// Terway configs.
+	VSwitchByID map[string][]netip.Prefix
 	// Now overrides the clock in tests.
 	Now func() time.Time
 }
@@ -81,6 +85,7 @@ func Read(ctx context.Context, cs kubernetes.Interface, opts Options) (*Snapshot
 		ConfigMaps:   map[string]map[string]string{},
 		Reads:        map[string]*ReadError{},
 		VSwitchCIDRs: opts.VSwitchCIDRs,
+		VSwitchByID:  opts.VSwitchByID,
 	}
 	r := &reader{cs: cs, opts: opts, s: s}
 
@@ -394,6 +399,7 @@ func (r *reader) readPods(ctx context.Context) {
 			tracked[e.Namespace+"/"+e.Name] = true
 		}
 	}
+	nodeCIDRs := r.nodeVSwitchCIDRs()
 	var stats PodStats
 	reset := func() {
 		stats = PodStats{PodNetworkIPs: map[string]int{}, Tracked: map[string]PodState{}}
@@ -405,7 +411,7 @@ func (r *reader) readPods(ctx context.Context) {
 			return "", err
 		}
 		for i := range l.Items {
-			aggregatePod(&stats, &l.Items[i], tracked, r.opts.VSwitchCIDRs)
+			aggregatePod(&stats, &l.Items[i], tracked, r.opts.VSwitchCIDRs, nodeCIDRs)
 		}
 		return l.Continue, nil
 	}, reset)
@@ -416,7 +422,55 @@ func (r *reader) readPods(ctx context.Context) {
 	r.s.Pods = stats
 }
 
-func aggregatePod(st *PodStats, p *corev1.Pod, tracked map[string]bool, cidrs []netip.Prefix) {
+// nodeVSwitchCIDRs maps each node with a dynamic Terway config to the CIDRs of
+// that config's vSwitches, where every one of them is known by ID; nodes
+// whose config names a vSwitch of unknown CIDR are left out.
+func (r *reader) nodeVSwitchCIDRs() map[string][]netip.Prefix {
+	if len(r.opts.VSwitchByID) == 0 {
+		return nil
+	}
+	byConfig := map[string][]netip.Prefix{}
+	out := map[string][]netip.Prefix{}
+	for _, n := range r.s.Nodes {
+		name := n.Labels[LabelTerwayConfig]
+		if name == "" {
+			continue
+		}
+		cidrs, seen := byConfig[name]
+		if !seen {
+			cidrs = configVSwitchCIDRs(r.s.ConfigMaps[name], r.opts.VSwitchByID)
+			byConfig[name] = cidrs
+		}
+		if len(cidrs) > 0 {
+			out[n.Name] = cidrs
+		}
+	}
+	return out
+}
+
+// configVSwitchCIDRs are the CIDRs of the vSwitches an eni_conf names; nil
+// when it names none or one whose CIDR is unknown.
+func configVSwitchCIDRs(data map[string]string, byID map[string][]netip.Prefix) []netip.Prefix {
+	var conf struct {
+		VSwitches map[string][]string `json:"vswitches"`
+	}
+	if json.Unmarshal([]byte(data["eni_conf"]), &conf) != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, ids := range conf.VSwitches {
+		for _, id := range ids {
+			cidrs, ok := byID[id]
+			if !ok {
+				return nil
+			}
+			out = append(out, cidrs...)
+		}
+	}
+	return out
+}
+
+func aggregatePod(st *PodStats, p *corev1.Pod, tracked map[string]bool, cidrs []netip.Prefix, nodeCIDRs map[string][]netip.Prefix) {
 	st.Total++
 	key := p.Namespace + "/" + p.Name
 	terminated := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
@@ -441,6 +495,20 @@ func aggregatePod(st *PodStats, p *corev1.Pod, tracked map[string]bool, cidrs []
 		st.HostPortCount++
 		if len(st.HostPort) < MaxSamples {
 			st.HostPort = append(st.HostPort, PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Detail: port})
+		}
+	}
+	if nc := nodeCIDRs[p.Spec.NodeName]; len(nc) > 0 {
+		for _, ip := range p.Status.PodIPs {
+			addr, err := netip.ParseAddr(ip.IP)
+			if err != nil || !addr.Is4() {
+				continue
+			}
+			if !containedIn(addr, nc) {
+				st.OutsideNodeVSwitchCount++
+				if len(st.OutsideNodeVSwitch) < MaxSamples {
+					st.OutsideNodeVSwitch = append(st.OutsideNodeVSwitch, PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Detail: ip.IP})
+				}
+			}
 		}
 	}
 	if len(cidrs) > 0 {

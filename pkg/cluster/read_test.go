@@ -45,7 +45,7 @@ func TestAggregatePod(t *testing.T) {
 		}),
 	}
 	for _, p := range pods {
-		aggregatePod(&st, p, tracked, cidrs)
+		aggregatePod(&st, p, tracked, cidrs, nil)
 	}
 	if st.Total != 6 {
 		t.Errorf("total %d", st.Total)
@@ -73,7 +73,7 @@ func TestAggregateCapsSamples(t *testing.T) {
 	for i := 0; i < MaxSamples+25; i++ {
 		aggregatePod(&st, pod("a", "p", "n", withIP("10.0.0.1"), func(p *corev1.Pod) {
 			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{HostPort: 1}}
-		}), nil, nil)
+		}), nil, nil, nil)
 	}
 	if st.HostPortCount != MaxSamples+25 || len(st.HostPort) != MaxSamples {
 		t.Errorf("count %d, samples %d", st.HostPortCount, len(st.HostPort))
@@ -145,5 +145,35 @@ func TestCompactEventDefaults(t *testing.T) {
 	}
 	if !eventOfInterest(&corev1.Event{Reason: ReasonSyncRouteFail}) || eventOfInterest(&corev1.Event{Reason: "BackOff", Message: "restarting"}) {
 		t.Error("eventOfInterest misclassifies")
+	}
+}
+
+func TestNodeVSwitchCIDRs(t *testing.T) {
+	fixed := netip.MustParsePrefix("10.2.1.0/24")
+	r := &reader{opts: Options{VSwitchByID: map[string][]netip.Prefix{"vsw-fixed": {fixed}}}, s: &Snapshot{
+		Nodes: []Node{
+			{Name: "f1", Labels: map[string]string{LabelTerwayConfig: "eni-config-fixed"}},
+			{Name: "u1", Labels: map[string]string{LabelTerwayConfig: "eni-config-unknown"}},
+			{Name: "plain"},
+		},
+		ConfigMaps: map[string]map[string]string{
+			"eni-config-fixed":   {"eni_conf": `{"vswitches": {"cn-beijing-h": ["vsw-fixed"]}}`},
+			"eni-config-unknown": {"eni_conf": `{"vswitches": {"cn-beijing-h": ["vsw-fixed", "vsw-other"]}}`},
+		},
+	}}
+	got := r.nodeVSwitchCIDRs()
+	if len(got) != 1 || len(got["f1"]) != 1 || got["f1"][0] != fixed {
+		t.Fatalf("node CIDRs %v (a config naming a vSwitch of unknown CIDR must be left out)", got)
+	}
+	st := PodStats{PodNetworkIPs: map[string]int{}, Tracked: map[string]PodState{}}
+	for _, p := range []*corev1.Pod{
+		pod("db", "in", "f1", withIP("10.2.1.7")),
+		pod("db", "out", "f1", withIP("10.0.3.9")),
+		pod("db", "elsewhere", "plain", withIP("10.0.3.10")),
+	} {
+		aggregatePod(&st, p, nil, nil, got)
+	}
+	if st.OutsideNodeVSwitchCount != 1 || st.OutsideNodeVSwitch[0].Name != "out" || st.OutsideNodeVSwitch[0].Detail != "10.0.3.9" {
+		t.Errorf("outside the node's vSwitches: %d %+v", st.OutsideNodeVSwitchCount, st.OutsideNodeVSwitch)
 	}
 }

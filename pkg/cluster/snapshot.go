@@ -74,6 +74,8 @@ type Snapshot struct {
 
 	// VSwitchCIDRs are the vSwitch ranges Terway allocates from, when known.
 	VSwitchCIDRs []netip.Prefix
+	// VSwitchByID are the CIDRs of vSwitches given by ID (vsw-...=CIDR).
+	VSwitchByID map[string][]netip.Prefix
 }
 
 // ReadErr returns the error of a read, or nil when it succeeded.
@@ -147,6 +149,11 @@ type PodStats struct {
 	// OutsideVSwitch pods whose IP lies outside every known vSwitch CIDR.
 	OutsideVSwitch      []PodRef
 	OutsideVSwitchCount int
+	// OutsideNodeVSwitch pods on a node with a dynamic Terway config (label
+	// terway-config) whose IP lies outside that config's vSwitches, when
+	// their CIDRs are known (--vswitch-cidrs ID=CIDR). Detail is the IP.
+	OutsideNodeVSwitch      []PodRef
+	OutsideNodeVSwitchCount int
 	// Tracked holds the state of pods named by events of interest, by
 	// namespace/name. A pod that is gone is absent.
 	Tracked map[string]PodState

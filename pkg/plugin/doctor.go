@@ -57,10 +57,12 @@ type DoctorOptions struct {
 	failOn   checks.Status
 	selected []checks.Check
 	cidrs    []netip.Prefix
-	color    bool
-	client   kubernetes.Interface
-	config   *rest.Config
-	server   string
+	// vswitchByID are the --vswitch-cidrs given as vsw-ID=CIDR.
+	vswitchByID map[string][]netip.Prefix
+	color       bool
+	client      kubernetes.Interface
+	config      *rest.Config
+	server      string
 }
 
 func newDoctorCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
@@ -100,7 +102,7 @@ doctor could not run (no cluster, bad flags).`,
 	f.DurationVar(&o.Since, "since", time.Hour, "With --logs: how far back to read")
 	f.Int64Var(&o.LogLines, "log-lines", 2000, "With --logs: at most this many lines per pod")
 	f.Int64Var(&o.ChunkSize, "chunk-size", 500, "Page size of LIST requests")
-	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of the vSwitches Terway allocates from (enables terway.pod-outside-vswitch)")
+	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of the vSwitches Terway allocates from (enables terway.pod-outside-vswitch); as vsw-ID=CIDR they also check the pods of dynamic configs (terway.dynamic-config)")
 	f.BoolVar(&o.NodeChecks, "node-checks", false, "Also run the node.* checks: one debug pod per node (all nodes unless --node or -l)")
 	o.addFlags(f)
 	return cmd
@@ -116,11 +118,23 @@ func (o *DoctorOptions) Complete() error {
 		return usageErr("--fail-on %v", err)
 	}
 	for _, c := range o.VSwitchCIDRs {
-		p, perr := netip.ParsePrefix(strings.TrimSpace(c))
-		if perr != nil {
-			return usageErr("--vswitch-cidrs: %q is not a CIDR", c)
+		// CIDR, or vsw-ID=CIDR: by ID they also check the dynamic configs
+		// that name the vSwitch.
+		id, cidr, byID := strings.Cut(strings.TrimSpace(c), "=")
+		if !byID {
+			cidr = id
+		}
+		p, perr := netip.ParsePrefix(strings.TrimSpace(cidr))
+		if perr != nil || (byID && !strings.HasPrefix(id, "vsw-")) {
+			return usageErr("--vswitch-cidrs: %q is neither a CIDR nor vsw-ID=CIDR", c)
 		}
 		o.cidrs = append(o.cidrs, p.Masked())
+		if byID {
+			if o.vswitchByID == nil {
+				o.vswitchByID = map[string][]netip.Prefix{}
+			}
+			o.vswitchByID[id] = append(o.vswitchByID[id], p.Masked())
+		}
 	}
 	o.color = !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
 	cs, cfg, err := o.Global.Clientset()
@@ -194,6 +208,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		LogSince:     o.Since,
 		LogLines:     o.LogLines,
 		VSwitchCIDRs: o.cidrs,
+		VSwitchByID:  o.vswitchByID,
 	})
 	if err != nil {
 		err = o.describeReadError(err)

@@ -339,3 +339,50 @@ func TestRequestCountDoesNotGrowWithNodes(t *testing.T) {
 		t.Errorf("continuation pages grew by %d, want 1 (1,000 nodes at %d a page)", got, chunk)
 	}
 }
+
+// The FAQ's whitelist setup: a node pool labelled terway-config=
+// eni-config-fixed whose pods get IPs from one vSwitch. The pods and nodes
+// are read from the API server; the vSwitch's CIDR comes by ID.
+func TestFixedIPNodePool(t *testing.T) {
+	load(t, "terway-healthy")
+	cs := adminClient(t)
+	ctx := context.Background()
+	labels := map[string]string{scenario.LabelKey: "fixed"}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "eni-config-fixed", Namespace: "kube-system", Labels: labels},
+		Data: map[string]string{"eni_conf": `{"vswitches": {"cn-shanghai-b": ["vsw-fixed0001"]}, "security_group": "sg-fixed"}`}}
+	if _, err := cs.CoreV1().ConfigMaps("kube-system").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cn-shanghai.10.12.0.31",
+		Labels: map[string]string{scenario.LabelKey: "fixed", "terway-config": "eni-config-fixed"}}}
+	if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, ip := range map[string]string{"client-in": "10.2.1.7", "client-out": "10.12.200.40"} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Labels: labels},
+			Spec: corev1.PodSpec{NodeName: node.Name, Containers: []corev1.Container{{Name: "c", Image: "registry.example.com/db-client:1"}}}}
+		created, err := cs.CoreV1().Pods("shop").Create(ctx, p, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}
+		if _, err := cs.CoreV1().Pods("shop").UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := acknet(t, "doctor", "--checks", "terway.dynamic-config", "--vswitch-cidrs", "vsw-fixed0001=10.2.1.0/24", "-o", "json")
+	rep := parseReport(t, r)
+	msgs := findingMessages(rep, "terway.dynamic-config")
+	if rep.status("terway.dynamic-config") != "warn" || !strings.Contains(msgs, "without a NoSchedule taint (cn-shanghai.10.12.0.31)") ||
+		!strings.Contains(msgs, "shop/client-out 10.12.200.40") || strings.Contains(msgs, "client-in") {
+		t.Errorf("terway.dynamic-config %s:\n%s", rep.status("terway.dynamic-config"), msgs)
+	}
+	// Without the vSwitch by ID the pods cannot be judged, and are not.
+	plain := parseReport(t, acknet(t, "doctor", "--checks", "terway.dynamic-config", "-o", "json"))
+	if strings.Contains(findingMessages(plain, "terway.dynamic-config"), "client-out") {
+		t.Errorf("pods judged without their vSwitch's CIDR: %s", findingMessages(plain, "terway.dynamic-config"))
+	}
+	if bad := acknet(t, "doctor", "--vswitch-cidrs", "fixed=10.2.1.0/24"); bad.code != 1 || !strings.Contains(bad.stderr, "neither a CIDR nor vsw-ID=CIDR") {
+		t.Errorf("a bad --vswitch-cidrs: exit %d %s", bad.code, bad.stderr)
+	}
+}

@@ -32,7 +32,7 @@ func TestFlagErrorsExitOne(t *testing.T) {
 		{[]string{"doctor", "--fail-on", "never", "--server", "https://127.0.0.1:1"}, "--fail-on"},
 		{[]string{"doctor", "--checks", "nope.*", "--server", "https://127.0.0.1:1"}, `no check matches "nope.*"`},
 		{[]string{"doctor", "--checks", "dns.nodelocal", "--skip", "dns.*", "--server", "https://127.0.0.1:1"}, "leave no check"},
-		{[]string{"doctor", "--vswitch-cidrs", "10.0.0.0/33", "--server", "https://127.0.0.1:1"}, "not a CIDR"},
+		{[]string{"doctor", "--vswitch-cidrs", "10.0.0.0/33", "--server", "https://127.0.0.1:1"}, "neither a CIDR nor vsw-ID=CIDR"},
 		{[]string{"doctor", "--bogus"}, "unknown flag"},
 		{[]string{"fix"}, "say what to do"},
 		{[]string{"fix", "flannel.hairpin", "--list"}, "say what to do"},

@@ -117,7 +117,10 @@ func flannelIPAMDataDir(e *Env) Result {
 	if r != nil {
 		return *r
 	}
-	const fix = `add "dataDir": "/var/run/cni/flannel" and "ipam": {"type": "host-local", "dataDir": "/var/run/cni/networks"} to the flannel plugin in cni-conf.json, then ` + restartFlannel
+	// The config reaches new pods only; running pods keep their IPs on disk
+	// until each node is drained, cleared and rebooted (the FAQ's step 4).
+	const fix = `add "dataDir": "/var/run/cni/flannel" and "ipam": {"type": "host-local", "dataDir": "/var/run/cni/networks"} to the flannel plugin in cni-conf.json, then ` + restartFlannel +
+		`; then move the nodes one at a time: kubectl acknet flannel tmpfs --all-nodes`
 	if v, ok := flannelVersion(e); ok && v.Less(FlannelIPAMFixSince) {
 		return WithFindings(StatusWarn, "this Flannel leaks IPs when a node reboots", []Finding{{
 			Object:      "kube-system/DaemonSet/" + e.PluginDS.Name,

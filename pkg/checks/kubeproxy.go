@@ -413,7 +413,7 @@ func kubeProxyProxier(e *Env) Result {
 			parts = append(parts, fmt.Sprintf("%s %d", k, byProxier[k]))
 		}
 	}
-	summary := fmt.Sprintf("proxier of %s by its log: %s", count(len(pods), "kube-proxy pod"), strings.Join(parts, ", "))
+	summary := fmt.Sprintf("proxier by each pod's own log (%s): %s", count(len(pods), "kube-proxy pod"), strings.Join(parts, ", "))
 	if len(findings) > 0 {
 		return WithFindings(status, summary, findings)
 	}

@@ -34,7 +34,8 @@ fi
 [ "${APPLY:-0}" = 1 ] || exit 0
 
 # The running kernel first: if it refuses, nothing is persisted.
-if ! printf '%s\n' "$MAX" >"$nf/nf_conntrack_max" 2>/dev/null; then
+# The braces make the shell's own redirection error quiet too.
+if ! { printf '%s\n' "$MAX" >"$nf/nf_conntrack_max"; } 2>/dev/null; then
 	echo "cannot write $nf/nf_conntrack_max (read-only here; nothing changed)" >&2
 	exit 1
 fi

@@ -74,6 +74,22 @@ func scan(leak bool, ips ...string) *nodescripts.ScanResult {
 	return r
 }
 
+// fixedPool is a Terway cluster with the FAQ's whitelist node pool: one
+// tainted node labelled terway-config=eni-config-fixed running pods, its
+// vSwitch vsw-fixed of the given CIDR, and with outside a pod there whose IP
+// is not from it.
+func fixedPool(cidr string, pods int, outside bool) *snapB {
+	b := terwayCluster().node("f1", nodeLabel("terway-config", "eni-config-fixed"), func(n *cluster.Node) {
+		n.Taints = []corev1.Taint{{Key: "fixed", Value: "true", Effect: corev1.TaintEffectNoSchedule}}
+	}).cm("eni-config-fixed", "eni_conf", `{"vswitches":{"cn-beijing-h":["vsw-fixed"]}}`).podIPs("f1", pods)
+	b.s.VSwitchByID = map[string][]netip.Prefix{"vsw-fixed": {netip.MustParsePrefix(cidr)}}
+	if outside {
+		b.s.Pods.OutsideNodeVSwitch = []cluster.PodRef{{Namespace: "db", Name: "client-1", Node: "f1", Detail: "10.0.3.9"}}
+		b.s.Pods.OutsideNodeVSwitchCount = 1
+	}
+	return b
+}
+
 // tmpfsConf is a flannel conflist after the FAQ's tmpfs migration.
 const tmpfsConf = `{"name":"cb0","cniVersion":"0.3.1","plugins":[{"type":"flannel","dataDir":"/var/run/cni/flannel",` +
 	`"ipam":{"type":"host-local","dataDir":"/var/run/cni/networks"},"delegate":{"hairpinMode":true,"isDefaultGateway":true}},{"type":"portmap","capabilities":{"portMappings":true}}]}`

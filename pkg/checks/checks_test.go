@@ -223,31 +223,9 @@ func checkCases() []checkCase {
 				n.Taints = []corev1.Taint{{Key: "fixed", Value: "true", Effect: corev1.TaintEffectNoSchedule}}
 			}).cm("eni-config-fixed", "eni_conf", `{"vswitches":{"cn-beijing-h":["vsw-fixed"]}}`),
 			want: StatusWarn, contains: "1 node labelled terway-config=eni-config-fixed without a NoSchedule taint (f1)", absent: "f2"},
-		{id: "terway.dynamic-config", kind: kTrigger, name: "fixed vSwitch: a pod outside it, and too small", snap: func() *snapB {
-			b := terwayCluster().node("f1", nodeLabel("terway-config", "eni-config-fixed"), func(n *cluster.Node) {
-				n.Taints = []corev1.Taint{{Key: "fixed", Value: "true", Effect: corev1.TaintEffectNoSchedule}}
-			}).cm("eni-config-fixed", "eni_conf", `{"vswitches":{"cn-beijing-h":["vsw-fixed"]}}`).podIPs("f1", 8)
-			b.s.VSwitchByID = map[string][]netip.Prefix{"vsw-fixed": {netip.MustParsePrefix("10.2.1.0/28")}}
-			b.s.Pods.OutsideNodeVSwitch = []cluster.PodRef{{Namespace: "db", Name: "client-1", Node: "f1", Detail: "10.0.3.9"}}
-			b.s.Pods.OutsideNodeVSwitchCount = 1
-			return b
-		}(), want: StatusWarn, contains: "hold 12 usable IPs for 8 pods"},
-		{id: "terway.dynamic-config", kind: kTrigger, name: "fixed vSwitch: the pod outside it is named", snap: func() *snapB {
-			b := terwayCluster().node("f1", nodeLabel("terway-config", "eni-config-fixed"), func(n *cluster.Node) {
-				n.Taints = []corev1.Taint{{Key: "fixed", Value: "true", Effect: corev1.TaintEffectNoSchedule}}
-			}).cm("eni-config-fixed", "eni_conf", `{"vswitches":{"cn-beijing-h":["vsw-fixed"]}}`).podIPs("f1", 8)
-			b.s.VSwitchByID = map[string][]netip.Prefix{"vsw-fixed": {netip.MustParsePrefix("10.2.1.0/28")}}
-			b.s.Pods.OutsideNodeVSwitch = []cluster.PodRef{{Namespace: "db", Name: "client-1", Node: "f1", Detail: "10.0.3.9"}}
-			b.s.Pods.OutsideNodeVSwitchCount = 1
-			return b
-		}(), want: StatusWarn, contains: "db/client-1 10.0.3.9"},
-		{id: "terway.dynamic-config", kind: kPass, name: "fixed vSwitch large enough, pods inside, tainted", snap: func() *snapB {
-			b := terwayCluster().node("f1", nodeLabel("terway-config", "eni-config-fixed"), func(n *cluster.Node) {
-				n.Taints = []corev1.Taint{{Key: "fixed", Value: "true", Effect: corev1.TaintEffectNoSchedule}}
-			}).cm("eni-config-fixed", "eni_conf", `{"vswitches":{"cn-beijing-h":["vsw-fixed"]}}`).podIPs("f1", 8)
-			b.s.VSwitchByID = map[string][]netip.Prefix{"vsw-fixed": {netip.MustParsePrefix("10.2.1.0/24")}}
-			return b
-		}(), want: StatusPass},
+		{id: "terway.dynamic-config", kind: kTrigger, name: "fixed vSwitch: too small", snap: fixedPool("10.2.1.0/28", 8, true), want: StatusWarn, contains: "hold 12 usable IPs for 8 pods"},
+		{id: "terway.dynamic-config", kind: kTrigger, name: "fixed vSwitch: the pod outside it is named", snap: fixedPool("10.2.1.0/24", 8, true), want: StatusWarn, contains: "db/client-1 10.0.3.9"},
+		{id: "terway.dynamic-config", kind: kPass, name: "fixed vSwitch large enough, pods inside, tainted", snap: fixedPool("10.2.1.0/24", 8, false), want: StatusPass},
 		{id: "terway.dynamic-config", kind: kPass, name: "valid", snap: terwayCluster().node("n1", nodeLabel("terway-config", "eni-gpu")).cm("eni-gpu", "eni_conf", eniConfOK), want: StatusPass},
 		{id: "terway.dynamic-config", kind: kNA, name: "no labels", snap: terwayCluster().node("n1"), want: StatusSkip, contains: "not applicable"},
 		{id: "terway.dynamic-config", kind: kForbidden, name: "configmap forbidden", snap: terwayCluster().node("n1", nodeLabel("terway-config", "eni-gpu")).forbid(cluster.ConfigMapRead("eni-gpu")), want: StatusSkip, contains: "Forbidden"},

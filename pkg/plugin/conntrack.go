@@ -66,15 +66,7 @@ kubectl acknet fix kubeproxy.conntrack-max-per-core.`,
   kubectl acknet conntrack --node cn-hangzhou.192.168.0.10 --set-max 655350
   kubectl acknet conntrack --node cn-hangzhou.192.168.0.10 --set-max 655350 --apply --yes`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd.Context()); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o),
 	}
 	o.addFlags(cmd.Flags())
 	cmd.Flags().Int64Var(&o.SetMax, "set-max", 0, "Set net.netfilter.nf_conntrack_max to this and persist it (dry run without --apply)")
@@ -88,12 +80,9 @@ func (o *ConntrackOptions) Complete(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := o.validate(); err != nil {
-		return err
-	}
-	cs, cfg, err := o.Global.Clientset()
+	cs, cfg, err := o.connect(o.Global)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	o.client, o.config = cs, cfg
 	// Best effort: without eni-config (Flannel) or the right to read it,

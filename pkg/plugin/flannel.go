@@ -93,15 +93,7 @@ anyway: each node is cordoned for its apply and uncordoned after (also on
 Ctrl-C); a node that was cordoned already stays so.`,
 		Example: flannelGCExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd.Context()); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(o),
 	}
 	o.addFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&o.Apply, "apply", false, "Move the leaked files aside (default: dry run)")
@@ -119,12 +111,9 @@ func (o *FlannelGCOptions) Complete(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := o.validate(); err != nil {
-		return err
-	}
-	cs, cfg, err := o.Global.Clientset()
+	cs, cfg, err := o.connect(o.Global)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	o.client, o.config = cs, cfg
 	cni, err := readFlannelCNI(ctx, cs, "flannel gc")

@@ -59,15 +59,7 @@ For the first node still on disk it prints exactly what to run. The tool never
 drains, deletes or reboots anything itself: a reboot is the operator's call.`,
 		Example: flannelTmpfsExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd.Context()); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(o),
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
@@ -78,12 +70,9 @@ func (o *FlannelTmpfsOptions) Complete(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := o.validate(); err != nil {
-		return err
-	}
-	cs, cfg, err := o.Global.Clientset()
+	cs, cfg, err := o.connect(o.Global)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	o.client, o.config = cs, cfg
 	if o.cni, err = readFlannelCNI(ctx, cs, "flannel tmpfs"); err != nil {

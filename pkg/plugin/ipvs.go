@@ -43,12 +43,9 @@ type nodeAction struct {
 }
 
 func (a *nodeAction) connect() error {
-	if err := a.validate(); err != nil {
-		return err
-	}
-	cs, cfg, err := a.Global.Clientset()
+	cs, cfg, err := a.NodeOptions.connect(a.Global)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	a.client, a.config = cs, cfg
 	return nil

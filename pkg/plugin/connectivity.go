@@ -98,15 +98,7 @@ func newConnectivityTestCmd(streams genericiooptions.IOStreams, g *GlobalOptions
   # Everything but DNS, plus a target outside the cluster, as JUnit for CI
   kubectl acknet connectivity test --test '!conn.dns' --external www.aliyun.com:443 -o junit`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runClusterOptions(o),
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&o.Nodes, "nodes", nil, "Nodes to test (comma-separated or repeated; default: two Ready nodes)")

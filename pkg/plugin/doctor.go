@@ -82,15 +82,7 @@ Exit codes: 0 when no check is at or above --fail-on, 2 when one is, 1 when
 doctor could not run (no cluster, bad flags).`,
 		Example: doctorExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runClusterOptions(o),
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.Output, "output", "o", "table", "Output format: table, json, yaml, junit (one test case per check) or markdown (for tickets)")

@@ -87,15 +87,7 @@ nothing.`,
   kubectl acknet ipv6 verify -A -l app=web --listen
   kubectl acknet ipv6 verify -n shop --probe --external '[2400:3200::1]:53'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runClusterOptions(o),
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Pods and Services of every namespace")

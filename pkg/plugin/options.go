@@ -29,6 +29,27 @@ func runOptions(o nodeCommandOptions) func(*cobra.Command, []string) error {
 	}
 }
 
+// clusterCommandOptions is the same pattern for commands whose Complete
+// needs no context (it only parses and connects).
+type clusterCommandOptions interface {
+	Complete() error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// runClusterOptions is the RunE of such a command.
+func runClusterOptions(o clusterCommandOptions) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if err := o.Complete(); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
+}
+
 // connect checks the node-choosing flags, then connects: a flag error costs
 // no round trip.
 func (n *NodeOptions) connect(g *GlobalOptions) (kubernetes.Interface, *rest.Config, error) {

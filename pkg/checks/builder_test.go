@@ -3,6 +3,7 @@ package checks
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -103,6 +104,21 @@ func tmpfsScan(onDisk bool, conf string) *nodescripts.ScanResult {
 	if onDisk {
 		r.Dirs["/var/lib/cni/networks/cb0"] = true
 		r.Allocations = append(r.Allocations, flannelgc.Allocation{Dir: "/var/lib/cni/networks/cb0", IP: netip.MustParseAddr("10.0.0.2"), ModTime: testNow.Add(-time.Hour)})
+	}
+	return r
+}
+
+// heldTwice is a node scan after the config moved to tmpfs: 10.0.0.2 is on
+// disk for one sandbox and on tmpfs for another; with diskLive the runtime
+// still lists the first.
+func heldTwice(diskLive bool) *nodescripts.ScanResult {
+	r := tmpfsScan(true, tmpfsConf)
+	oldID, newID := strings.Repeat("a", 64), strings.Repeat("c", 64)
+	r.Allocations[0].ContainerID = oldID
+	r.Allocations = append(r.Allocations, flannelgc.Allocation{Dir: "/var/run/cni/networks/cb0", IP: netip.MustParseAddr("10.0.0.2"), ContainerID: newID, ModTime: testNow})
+	r.Runtime = flannelgc.Runtime{Name: "crictl", OK: true, Sandboxes: []string{newID}}
+	if diskLive {
+		r.Runtime.Sandboxes = append(r.Runtime.Sandboxes, oldID)
 	}
 	return r
 }

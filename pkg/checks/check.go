@@ -181,7 +181,9 @@ func WithFindings(status Status, summary string, findings []Finding) Result {
 	return Result{Status: status, Summary: summary, Findings: findings}
 }
 
-// count formats "1 pod" / "3 pods".
+// Count formats "1 pod" / "3 pods": n and the noun, plural when n is not 1.
+func Count(n int, noun string) string { return count(n, noun) }
+
 func count(n int, noun string) string {
 	if n == 1 {
 		return fmt.Sprintf("1 %s", noun)

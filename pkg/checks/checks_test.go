@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/flannelgc"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
 )
 
@@ -200,7 +199,7 @@ func checkCases() []checkCase {
 			want: StatusInfo, contains: "kube-system/Pod/terway-eniip-b", absent: "terway-eniip-a"},
 		{id: "terway.in-cluster-lb", kind: kPass, name: "--logs: took effect everywhere", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan, "in_cluster_loadbalance", "true").
 			terwayPod("terway-eniip-a", "n1", `turning up in cluster loadbalance, passing args " --enable-in-cluster-loadbalance=true "`),
-			want: StatusPass, contains: "took effect on all 1 Terway pod"},
+			want: StatusPass, contains: "took effect on every Terway pod (1, policy log)"},
 		{id: "terway.in-cluster-lb", kind: kPass, name: "set", snap: terwayCluster().cm(cluster.CMENIConfig, "eni_conf", eniConfOK, "10-terway.conf", terwayCNIIPVlan, "in_cluster_loadbalance", "true"), want: StatusPass},
 		{id: "terway.in-cluster-lb", kind: kNA, name: "veth mode", snap: terwayCluster(), want: StatusSkip, contains: "not applicable"},
 		{id: "terway.in-cluster-lb", kind: kForbidden, name: "forbidden", snap: terwayCluster().forbid(cluster.ConfigMapRead(cluster.CMENIConfig)), want: StatusSkip, contains: "Forbidden"},
@@ -303,6 +302,8 @@ func checkCases() []checkCase {
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "1.16, a node at 300s", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
 			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}}}, "n2": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}),
 			want: StatusWarn, contains: "kubectl acknet ipvs timeout --set 900,120,10 --node n1", absent: "--node n2"},
+		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "1.16, a node without ipvsadm was never set", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
+			withNodes(map[string]*NodeFacts{"n1": {TimeoutsErr: InstallIPVSAdm}}), want: StatusWarn, contains: "the kernel's 300s applies"},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kPass, name: "1.16 after ipvs timeout --set: the nodes decide", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
 			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}), want: StatusPass, contains: "on 1 node"},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kPass, name: "10s", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusPass},
@@ -333,8 +334,14 @@ func checkCases() []checkCase {
 			kubeProxyPod("kube-proxy-master", "kube-proxy-master-x", "m1", `I0501 "Using ipvs Proxier"`).kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-y", "n1", `I0501 "Using ipvs Proxier"`),
 			want: StatusWarn, contains: "ConfigMap kube-system/kube-proxy-master says mode iptables", absent: "kube-proxy-worker-y"},
 		{id: "kubeproxy.proxier", kind: kPass, name: "every pod runs its ConfigMap's proxier", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
+			kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-abc", "n1", `I0501 "Using ipvs Proxier"`).kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-def", "n2", `I0501 "Using ipvs Proxier"`),
+			want: StatusPass, contains: "ipvs 2"},
+		{id: "kubeproxy.proxier", kind: kTrigger, name: "a pod started before the logs read: not called fine", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
 			kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-abc", "n1", `I0501 "Using ipvs Proxier"`).kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-old", "n2"),
-			want: StatusPass, contains: "ipvs 1, not in the log read 1"},
+			want: StatusInfo, contains: "unknown (start not in the logs read) 1"},
+		{id: "kubeproxy.proxier", kind: kTrigger, name: "no start in the logs read: skip", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
+			kubeProxyPod("kube-proxy-worker", "kube-proxy-worker-old", "n2"),
+			want: StatusSkip, contains: "raise --since"},
 		{id: "kubeproxy.proxier", kind: kPass, name: "no --logs", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusSkip, contains: "--logs"},
 		{id: "kubeproxy.proxier", kind: kNA, name: "no kube-proxy pods", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables).logs("kube-system/terway-x"), want: StatusSkip, contains: "not applicable"},
 		{id: "kubeproxy.proxier", kind: kForbidden, name: "logs forbidden", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).logs("x").forbid(cluster.ReadLogs), want: StatusSkip, contains: "Forbidden"},
@@ -410,11 +417,9 @@ func checkCases() []checkCase {
 				return r
 			}()}}), want: StatusInfo, contains: "on xfs, not tmpfs"},
 		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "an IP held twice, on disk and on tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
-			"n1": {Scan: func() *nodescripts.ScanResult {
-				r := tmpfsScan(true, tmpfsConf)
-				r.Allocations = append(r.Allocations, flannelgc.Allocation{Dir: "/var/run/cni/networks/cb0", IP: netip.MustParseAddr("10.0.0.2"), ContainerID: "cccc", ModTime: testNow})
-				return r
-			}()}}), want: StatusWarn, contains: "1 IP allocated twice, on disk and on tmpfs, to different containers: two pods share each (host-local on tmpfs does not see what pods started before still hold): 10.0.0.2"},
+			"n1": {Scan: heldTwice(true)}}), want: StatusWarn, contains: "1 IP allocated twice, on disk and on tmpfs, to different containers: two pods share each (host-local on tmpfs does not see what pods started before still hold): 10.0.0.2"},
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "the disk file's sandbox is gone: a leak, not a shared IP", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
+			"n1": {Scan: heldTwice(false)}}), want: StatusInfo, contains: "still holds 1 allocation", absent: "allocated twice"},
 		{id: "node.flannel-ipam-tmpfs", kind: kPass, name: "tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: tmpfsScan(false, tmpfsConf)}}), want: StatusInfo, contains: "1 of 1 node"},
 		{id: "node.flannel-ipam-tmpfs", kind: kNA, name: "terway", snap: terwayCluster().withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
 		{id: "node.flannel-ipam-tmpfs", kind: kForbidden, name: "node unreachable", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Err: "boom"}}), want: StatusSkip, contains: "boom"},

@@ -112,7 +112,7 @@ func conntrackMaxPerCore(e *Env) Result {
 		return *r
 	}
 	var findings []Finding
-	var effective []string
+	var effective, low []string
 	for _, kp := range confs {
 		mpc := kp.Summary.MaxPerCore
 		where := "config.conf"
@@ -120,7 +120,7 @@ func conntrackMaxPerCore(e *Env) Result {
 			where = "--conntrack-max-per-core"
 		}
 		switch {
-		case mpc == nil:
+		case mpc == nil: // never: parsing fills in kube-proxy's default
 			continue
 		case *mpc == 0:
 			// 0: kube-proxy leaves the kernel's limit alone; the nodes decide.
@@ -134,6 +134,7 @@ func conntrackMaxPerCore(e *Env) Result {
 		if *mpc >= MinMaxPerCore {
 			continue
 		}
+		low = append(low, effective[len(effective)-1])
 		msg := fmt.Sprintf("conntrack.maxPerCore is %d, below %d: the conntrack table fills and packets are dropped", *mpc, MinMaxPerCore)
 		if kp.Summary.MaxPerCoreDefault {
 			msg = fmt.Sprintf("%s does not set conntrack.maxPerCore, so kube-proxy applies its default %d per core, below the %d ACK sets: the conntrack table fills sooner and packets are dropped", where, *mpc, MinMaxPerCore)
@@ -147,7 +148,7 @@ func conntrackMaxPerCore(e *Env) Result {
 		findings = append(findings, Finding{Object: obj, Message: msg, Remediation: fix})
 	}
 	if len(findings) > 0 {
-		return WithFindings(StatusWarn, "conntrack.maxPerCore is below "+strconv.Itoa(MinMaxPerCore)+": "+strings.Join(effective, ", "), findings)
+		return WithFindings(StatusWarn, "conntrack.maxPerCore is below "+strconv.Itoa(MinMaxPerCore)+": "+strings.Join(low, ", "), findings)
 	}
 	return Pass("conntrack.maxPerCore >= %d or 0: %s", MinMaxPerCore, strings.Join(effective, ", "))
 }
@@ -208,6 +209,11 @@ func nodesUDPTimeout(e *Env, cm string) Result {
 	var ok, unknown []string
 	if r := eachNode(e, func(n string, f *NodeFacts) {
 		switch t := f.Timeouts; {
+		case f.TimeoutsErr == InstallIPVSAdm:
+			// Without ipvsadm nobody set it: the kernel's 300 s applies.
+			findings = append(findings, Finding{Object: "node/" + n, Node: n,
+				Message:     InstallIPVSAdm + ", so its UDP timeout was never set: the kernel's 300s applies",
+				Remediation: "on the node: yum install -y ipvsadm; then " + set + " --node " + n})
 		case t == nil || t.Current == nil:
 			unknown = append(unknown, n)
 		case time.Duration(t.Current.UDP)*time.Second > MaxUDPTimeout:
@@ -225,7 +231,11 @@ func nodesUDPTimeout(e *Env, cm string) Result {
 		summary += fmt.Sprintf("; not read on %s (see node.ipvs-timeouts)", count(len(unknown), "node"))
 	}
 	if len(findings) > 0 {
-		return WithFindings(StatusWarn, fmt.Sprintf("IPVS keeps UDP sessions too long on %s", count(len(findings), "node")), findings)
+		summary := fmt.Sprintf("IPVS keeps UDP sessions too long on %s", count(len(findings), "node"))
+		if len(unknown) > 0 {
+			summary += fmt.Sprintf("; not read on %s (see node.ipvs-timeouts)", count(len(unknown), "node"))
+		}
+		return WithFindings(StatusWarn, summary, findings)
 	}
 	if len(ok) == 0 {
 		return Skip("no node reported its IPVS udp timeout (see node.ipvs-timeouts)")
@@ -375,7 +385,7 @@ func kubeProxyProxier(e *Env) Result {
 		key := p.Namespace + "/" + p.Name
 		proxier, failure := runningProxier(e.S.Logs.Lines[key])
 		if proxier == "" {
-			byProxier["not in the log read"]++
+			byProxier[proxierUnknown]++
 			continue
 		}
 		byProxier[proxier]++
@@ -408,7 +418,7 @@ func kubeProxyProxier(e *Env) Result {
 		return NotApplicable("no kube-proxy pod runs (labels k8s-app=kube-proxy-worker, kube-proxy-master)")
 	}
 	var parts []string
-	for _, k := range []string{"ipvs", "iptables", "nftables", "exited", "not in the log read"} {
+	for _, k := range []string{"ipvs", "iptables", "nftables", "exited", proxierUnknown} {
 		if byProxier[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", k, byProxier[k]))
 		}
@@ -417,8 +427,19 @@ func kubeProxyProxier(e *Env) Result {
 	if len(findings) > 0 {
 		return WithFindings(status, summary, findings)
 	}
+	// A pod logs its proxier once, when it starts: older than the window
+	// read (--since), or a log that could not be read, tells nothing.
+	switch unknown := byProxier[proxierUnknown]; {
+	case unknown == len(pods):
+		return Skip("no kube-proxy pod's start is in the logs read (%s; raise --since, or kubectl -n kube-system logs POD | grep Proxier)", count(unknown, "pod"))
+	case unknown > 0:
+		return Info("%s; %s", summary, "the others started before the logs read: raise --since to judge them")
+	}
 	return Pass("%s", summary)
 }
+
+// proxierUnknown counts the pods whose start line is not in the logs read.
+const proxierUnknown = "unknown (start not in the logs read)"
 
 func masterWorkerDrift(e *Env) Result {
 	w, m := e.KubeProxy[cluster.CMKubeProxyWorker], e.KubeProxy[cluster.CMKubeProxyMaster]

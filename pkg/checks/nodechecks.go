@@ -375,9 +375,15 @@ func IPAMNotOnTmpfs(sc *nodescripts.ScanResult) []string {
 }
 
 // DuplicateIPs are the IPs allocated both on disk and on tmpfs to different
-// containers: after the move to tmpfs, host-local no longer reads the old
-// directory and hands out IPs that pods started before still hold. Sorted.
+// containers that the runtime both lists as sandboxes: after the move to
+// tmpfs, host-local no longer reads the old directory and hands out IPs that
+// pods started before still hold. A file on disk of a sandbox gone is a leak
+// (node.flannel-ip-leak), not a shared IP; without a good runtime listing
+// nothing is claimed. Sorted.
 func DuplicateIPs(sc *nodescripts.ScanResult) []string {
+	if !sc.Runtime.OK {
+		return nil
+	}
 	disk, tmp := map[string]string{}, map[string]string{}
 	for _, a := range sc.Allocations {
 		if onTmpfsPath(a.Dir) {
@@ -387,8 +393,9 @@ func DuplicateIPs(sc *nodescripts.ScanResult) []string {
 		}
 	}
 	var out []string
+	live := func(id string) bool { return flannelgc.SandboxKnown(sc.Runtime.Sandboxes, id) }
 	for ip, id := range tmp {
-		if old, ok := disk[ip]; ok && old != id {
+		if old, ok := disk[ip]; ok && old != id && live(old) && live(id) {
 			out = append(out, ip)
 		}
 	}
@@ -435,9 +442,9 @@ func nodeFlannelIPAMTmpfs(e *Env) Result {
 		return Skip("the IPAM scan could not run on any node")
 	}
 	if dup {
-		return WithFindings(StatusWarn, fmt.Sprintf("pod IPs allocated twice; %d of %s keep IPAM state on tmpfs only", examined-len(findings), count(examined, "node")), findings)
+		return WithFindings(StatusWarn, fmt.Sprintf("pod IPs allocated twice; %d of %d nodes keep IPAM state on tmpfs only", examined-len(findings), examined), findings)
 	}
-	res := Info("%d of %s keep IPAM state on tmpfs only (see flannel.ipam-datadir)", examined-len(findings), count(examined, "node"))
+	res := Info("%d of %d nodes keep IPAM state on tmpfs only (see flannel.ipam-datadir)", examined-len(findings), examined)
 	res.Findings = findings
 	return res
 }

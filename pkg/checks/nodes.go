@@ -138,8 +138,12 @@ func ccmRouteTables(e *Env) Result {
 		// event says, not what the route table holds.
 		read := "kubectl describe node " + node
 		if node == "" {
+			// namespace/Kind/name; a cluster-scoped object has no namespace.
 			parts := strings.SplitN(k, "/", 3)
-			read = "kubectl -n " + parts[0] + " get events --field-selector involvedObject.name=" + parts[len(parts)-1]
+			read = "kubectl get events -A --field-selector involvedObject.name=" + parts[len(parts)-1]
+			if len(parts) == 3 && parts[0] != "" {
+				read = "kubectl -n " + parts[0] + " get events --field-selector involvedObject.name=" + parts[2]
+			}
 		}
 		fix := "read the whole event (" + read + "); then, in the VPC console, check that the route table has room for the node's pod CIDR and no conflicting entry"
 		if strings.Contains(g.msg, cluster.MsgMultipleRouteTables) {

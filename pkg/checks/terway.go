@@ -340,7 +340,7 @@ func fixedIPFindings(e *Env, name string, nodes []string) []Finding {
 			}
 		}
 		if len(bare) > 0 {
-			out = append(out, Finding{Object: object, Node: bare[0],
+			out = append(out, Finding{Object: object,
 				Message: fmt.Sprintf("%s labelled %s=%s without a NoSchedule taint (%s): other pods can land there and take the whitelisted vSwitch's IPs",
 					count(len(bare), "node"), cluster.LabelTerwayConfig, name, sampleNames(bare)),
 				Remediation: "taint the node pool as the FAQ does, e.g. fixed=true:NoSchedule (node pool settings, so new nodes get it too), and give the whitelisted pods a toleration"})
@@ -363,8 +363,12 @@ func fixedIPFindings(e *Env, name string, nodes []string) []Finding {
 		}
 	}
 	if len(outside) > 0 {
+		msg := fmt.Sprintf("pods on its nodes with IPs outside its vSwitches (%s): %s", prefixList(cidrs), sampleNames(outside))
+		if n := e.S.Pods.OutsideNodeVSwitchCount; n > len(e.S.Pods.OutsideNodeVSwitch) {
+			msg += fmt.Sprintf(" (samples: %d such pods in all the dynamic configs)", n)
+		}
 		out = append(out, Finding{Object: object,
-			Message:     fmt.Sprintf("pods on its nodes with IPs outside its vSwitches (%s): %s", prefixList(cidrs), sampleNames(outside)),
+			Message:     msg,
 			Remediation: "the nodes joined with ENIs from elsewhere: the FAQ adds them as new nodes (or detaches their ENIs first); recreate these pods after"})
 	}
 	usable := 0
@@ -392,21 +396,7 @@ func configCIDRs(e *Env, name string) []netip.Prefix {
 	if err != nil {
 		return nil
 	}
-	cfg := ackconf.ParseENIConfig(data)
-	if cfg.ENIConf == nil {
-		return nil
-	}
-	var out []netip.Prefix
-	for _, ids := range cfg.ENIConf.VSwitches {
-		for _, id := range ids {
-			c, ok := e.S.VSwitchByID[id]
-			if !ok {
-				return nil
-			}
-			out = append(out, c...)
-		}
-	}
-	return out
+	return cluster.ConfigVSwitchCIDRs(data, e.S.VSwitchByID)
 }
 
 func prefixList(ps []netip.Prefix) string {
@@ -482,7 +472,7 @@ func inClusterLBTookEffect(e *Env, vt string) Result {
 		return Pass("in_cluster_loadbalance is \"true\" (%s); no Terway pod found to confirm it on", vt)
 	}
 	if len(without) == 0 {
-		return Pass("in_cluster_loadbalance is \"true\" (%s) and took effect on all %s (policy log)", vt, count(confirmed, "Terway pod"))
+		return Pass("in_cluster_loadbalance is \"true\" (%s) and took effect on every Terway pod (%d, policy log)", vt, confirmed)
 	}
 	sort.Slice(without, func(i, j int) bool { return without[i].Name < without[j].Name })
 	var findings []Finding
@@ -491,9 +481,11 @@ func inClusterLBTookEffect(e *Env, vt string) Result {
 			findings = append(findings, Finding{Object: eniConfigObject, Message: fmt.Sprintf("and %d more Terway pods", len(without)-10), Remediation: restartTerway(e)})
 			break
 		}
+		// Unconfirmed is not wrong: the start line may be older than the
+		// logs read. So no restart is advised, only the FAQ's check.
 		findings = append(findings, Finding{Object: p.Namespace + "/Pod/" + p.Name, Node: p.Node,
-			Message:     "its policy container log does not show enable-in-cluster-loadbalance=true: it started before the setting, or its start is older than the log read",
-			Remediation: "kubectl -n " + p.Namespace + " delete pod " + p.Name + " (it restarts with the setting); check: " + strings.Replace(verify, "POD", p.Name, 1)})
+			Message:     "not confirmed: its policy container log read does not show enable-in-cluster-loadbalance=true (it started before the setting, or before the logs read)",
+			Remediation: "check by hand: " + strings.Replace(verify, "POD", p.Name, 1) + "; if it prints nothing, kubectl -n " + p.Namespace + " delete pod " + p.Name})
 	}
 	return WithFindings(StatusInfo, fmt.Sprintf("in_cluster_loadbalance is \"true\" (%s); confirmed on %d of %s (policy log)", vt, confirmed, count(confirmed+len(without), "Terway pod")), findings)
 }

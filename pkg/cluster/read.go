@@ -438,7 +438,7 @@ func (r *reader) nodeVSwitchCIDRs() map[string][]netip.Prefix {
 		}
 		cidrs, seen := byConfig[name]
 		if !seen {
-			cidrs = configVSwitchCIDRs(r.s.ConfigMaps[name], r.opts.VSwitchByID)
+			cidrs = ConfigVSwitchCIDRs(r.s.ConfigMaps[name], r.opts.VSwitchByID)
 			byConfig[name] = cidrs
 		}
 		if len(cidrs) > 0 {
@@ -448,9 +448,9 @@ func (r *reader) nodeVSwitchCIDRs() map[string][]netip.Prefix {
 	return out
 }
 
-// configVSwitchCIDRs are the CIDRs of the vSwitches an eni_conf names; nil
-// when it names none or one whose CIDR is unknown.
-func configVSwitchCIDRs(data map[string]string, byID map[string][]netip.Prefix) []netip.Prefix {
+// ConfigVSwitchCIDRs are the CIDRs of the vSwitches the eni_conf of a
+// ConfigMap's data names; nil when it names none or one whose CIDR is unknown.
+func ConfigVSwitchCIDRs(data map[string]string, byID map[string][]netip.Prefix) []netip.Prefix {
 	var conf struct {
 		VSwitches map[string][]string `json:"vswitches"`
 	}

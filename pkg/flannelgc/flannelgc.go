@@ -110,7 +110,10 @@ func Decide(in Input) Plan {
 	return p
 }
 
-// sandboxKnown matches full IDs, and truncated ones in either direction.
+// SandboxKnown says whether the runtime lists the sandbox id: full IDs, and
+// truncated ones in either direction (docker and crictl shorten them).
+func SandboxKnown(sandboxes []string, id string) bool { return sandboxKnown(sandboxes, id) }
+
 func sandboxKnown(sandboxes []string, id string) bool {
 	for _, s := range sandboxes {
 		if s == id {

@@ -105,7 +105,7 @@ func clusterCheck(in Input) checks.Result {
 	if len(findings) > 0 {
 		return checks.WithFindings(checks.StatusFail, "the cluster is not dual-stack", findings)
 	}
-	return checks.Pass("%d nodes with an IPv6 pod CIDR and InternalIP", len(in.Nodes))
+	return checks.Pass("%s with an IPv6 pod CIDR and InternalIP", checks.Count(len(in.Nodes), "node"))
 }
 
 func nodeHas6(n corev1.Node) bool {
@@ -149,7 +149,7 @@ func terwayCluster(in Input) checks.Result {
 		switch {
 		case without6[n.Name] > 0 && with6[n.Name] == 0:
 			findings = append(findings, checks.Finding{Object: "node/" + n.Name, Node: n.Name,
-				Message:     fmt.Sprintf("none of its %d running pods got an IPv6 address from Terway", without6[n.Name]),
+				Message:     fmt.Sprintf("none of its %s got an IPv6 address from Terway", checks.Count(without6[n.Name], "running pod")),
 				Remediation: "the node's pod vSwitch likely has no IPv6 CIDR: enable IPv6 on the vSwitch (VPC console) or move the node pool to IPv6-enabled vSwitches; then recreate the pods"})
 		case with6[n.Name] > 0:
 			ok++

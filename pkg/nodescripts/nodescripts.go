@@ -50,9 +50,12 @@ const (
 	ExitNoIPVS    = 4 // no IPVS in use on the node (nothing read or set)
 )
 
-// ExitBelowCount is conntrack-set.sh's refusal: the new max is below the
-// entries the table holds.
-const ExitBelowCount = 5
+// Refusals of conntrack-set.sh: the new max is below the entries the table
+// holds, or below the current limit without ALLOW_LOWER=1.
+const (
+	ExitBelowCount = 5
+	ExitBelowLimit = 6
+)
 
 // ConntrackDropIn is the sysctl drop-in conntrack --set-max persists to.
 const ConntrackDropIn = "/etc/sysctl.d/99-acknet-conntrack.conf"

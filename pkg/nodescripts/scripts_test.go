@@ -164,6 +164,30 @@ func TestFlannelScan(t *testing.T) {
 	})
 }
 
+// A relative IPAM dir (a bad kube-flannel-cfg) must not hang the scan.
+func TestFlannelScanRelativeDir(t *testing.T) {
+	forEachShell(t, func(t *testing.T, sh []string) {
+		h := newFakeHost(t)
+		h.stub("crictl", `echo `+sandboxA)
+		done := make(chan struct{})
+		var out string
+		var err error
+		go func() {
+			defer close(done)
+			out, _, err = h.run(sh, FlannelScan, map[string]string{"NETWORK": "cb0", "IPAM_DIRS": "var/lib/cni/networks /var/run/cni/networks"})
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the scan hangs on a relative IPAM dir")
+		}
+		r, perr := ParseScan(out)
+		if err != nil || perr != nil || r.FSTypes["var/lib/cni/networks"] != "-" {
+			t.Errorf("%v %v %+v", err, perr, r)
+		}
+	})
+}
+
 func TestFlannelScanRuntimeFailures(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -356,43 +380,51 @@ func TestConntrack(t *testing.T) {
 
 func TestConntrackSet(t *testing.T) {
 	tests := []struct {
-		name      string
-		max       string
-		apply     bool
-		readOnly  bool
-		wantCode  int
-		wantNew   int64
-		wantFile  bool
-		wantError string
+		name       string
+		max        string
+		apply      bool
+		readOnly   bool
+		allowLower bool
+		noCount    bool
+		wantCode   int
+		wantNew    int64
+		wantFile   bool
+		wantError  string
 	}{
 		{name: "dry run changes nothing", max: "655350", wantCode: 0},
 		{name: "apply sets and persists", max: "655350", apply: true, wantCode: 0, wantNew: 655350, wantFile: true},
 		{name: "below the count: refused", max: "100", apply: true, wantCode: ExitBelowCount, wantError: "below the 3000 entries"},
-		{name: "read-only: nothing persisted", max: "655350", apply: true, readOnly: true, wantCode: 1, wantError: "cannot write"},
+		{name: "read-only: nothing persisted", max: "655350", apply: true, readOnly: true, wantCode: 1, wantError: "the kernel refused it"},
+		{name: "below the limit: refused", max: "200000", apply: true, wantCode: ExitBelowLimit, wantError: "below the current limit 262144"},
+		{name: "below the limit with ALLOW_LOWER", max: "200000", apply: true, allowLower: true, wantCode: 0, wantNew: 200000, wantFile: true},
+		{name: "count unreadable: refused", max: "655350", apply: true, noCount: true, wantCode: 1, wantError: "cannot read nf_conntrack_count"},
 	}
 	for _, tt := range tests {
 		forEachShell(t, func(t *testing.T, sh []string) {
 			t.Run(tt.name, func(t *testing.T) {
 				h := newFakeHost(t)
-				h.file("proc/sys/net/netfilter/nf_conntrack_count", "3000\n")
+				if !tt.noCount {
+					h.file("proc/sys/net/netfilter/nf_conntrack_count", "3000\n")
+				}
 				h.file("proc/sys/net/netfilter/nf_conntrack_max", "262144\n")
 				maxFile := filepath.Join(h.root, "proc/sys/net/netfilter/nf_conntrack_max")
 				if tt.readOnly {
-					if err := os.Chmod(maxFile, 0o444); err != nil {
+					// A sysctl of mode 0444 refuses writes even from root, as a
+					// network namespace's nf_conntrack_max does; reading it
+					// gives a number. The write is refused: nothing changes.
+					if err := os.Remove(maxFile); err != nil {
 						t.Fatal(err)
 					}
-					if os.Geteuid() == 0 {
-						// root writes a 0444 file anyway; a directory in its
-						// place fails the write the same way for every user.
-						if err := os.Remove(maxFile); err != nil {
-							t.Fatal(err)
-						}
-						h.file("proc/sys/net/netfilter/nf_conntrack_max/x", "")
+					if err := os.Symlink("/proc/sys/kernel/ngroups_max", maxFile); err != nil {
+						t.Fatal(err)
 					}
 				}
 				env := map[string]string{"MAX": tt.max, "DROPIN": ConntrackDropIn}
 				if tt.apply {
 					env["APPLY"] = "1"
+				}
+				if tt.allowLower {
+					env["ALLOW_LOWER"] = "1"
 				}
 				out, stderr, err := h.run(sh, ConntrackSet, env)
 				code := 0
@@ -404,8 +436,7 @@ func TestConntrackSet(t *testing.T) {
 					t.Fatalf("exit %d (%v), stderr %q, out %q", code, err, stderr, out)
 				}
 				// The script's message, not the shell's own redirection error
-				// ("cannot create ...", "can't create ..."); the fixture's
-				// directory makes cat complain too, which real nodes do not.
+				// ("cannot create ...", "can't create ...").
 				if tt.readOnly && strings.Contains(stderr, "create") {
 					t.Errorf("stderr has more than the script's message: %q", stderr)
 				}
@@ -422,10 +453,10 @@ func TestConntrackSet(t *testing.T) {
 				}
 				if tt.wantFile {
 					b, _ := os.ReadFile(filepath.Join(h.root, ConntrackDropIn))
-					if !strings.Contains(string(b), "net.netfilter.nf_conntrack_max = 655350") || !strings.Contains(string(b), "the value before was 262144") || r.Persisted != ConntrackDropIn {
+					if !strings.Contains(string(b), "net.netfilter.nf_conntrack_max = "+tt.max) || !strings.Contains(string(b), "the value before was 262144") || r.Persisted != ConntrackDropIn {
 						t.Errorf("drop-in %q, persisted %q", b, r.Persisted)
 					}
-					if now, _ := os.ReadFile(maxFile); strings.TrimSpace(string(now)) != "655350" {
+					if now, _ := os.ReadFile(maxFile); strings.TrimSpace(string(now)) != tt.max {
 						t.Errorf("nf_conntrack_max is %q", now)
 					}
 				}

@@ -28,9 +28,10 @@ type ConntrackOptions struct {
 	NodeOptions
 	// SetMax, when not 0, is the nf_conntrack_max to set (dry run without
 	// Apply).
-	SetMax int64
-	Apply  bool
-	Yes    bool
+	SetMax     int64
+	AllowLower bool
+	Apply      bool
+	Yes        bool
 
 	// ebpf names the Terway acceleration that tracks Service connections
 	// in eBPF maps ("" when none).
@@ -53,12 +54,20 @@ On Terway IPvlan and DataPathV2, pods' Service connections are tracked in eBPF
 maps, not here: the figures are then not the whole story.
 
 With --set-max N it raises the limit the way the FAQ does by hand: sysctl
-net.netfilter.nf_conntrack_max, persisted in ` + nodescripts.ConntrackDropIn + `
-so the node applies it at boot. Without --apply it only shows old and new; a
-value below the entries a node holds now is refused there. kube-proxy raises
-the limit at its start to conntrack.maxPerCore x cores (never lowers it), so
-a higher value set here stays; for the cluster-wide floor prefer
-kubectl acknet fix kubeproxy.conntrack-max-per-core.`,
+net.netfilter.nf_conntrack_max, and the same line in ` + nodescripts.ConntrackDropIn + `
+for the next boot. Without --apply it only shows old and new. A value below the
+entries a node holds now is refused there, and one below its current limit
+unless --allow-lower.
+
+How long it lasts depends on kube-proxy, which sets the limit to
+conntrack.maxPerCore x cores (at least conntrack.min) each time it starts:
+kube-proxy 1.37 only ever raises it, but some earlier releases write that value
+whatever the node had, so a restart of kube-proxy or of the node undoes
+--set-max there.
+The drop-in also needs nf_conntrack loaded when sysctl runs at boot. For a
+limit that lasts on every node, set conntrack.maxPerCore instead
+(kubectl acknet fix kubeproxy.conntrack-max-per-core); --set-max is the FAQ's
+quick relief for a node whose table is full now.`,
 		Example: `  kubectl acknet conntrack --node cn-hangzhou.192.168.0.10
   kubectl acknet conntrack -l node.kubernetes.io/instance-type=ecs.g7.xlarge
 
@@ -70,6 +79,7 @@ kubectl acknet fix kubeproxy.conntrack-max-per-core.`,
 	}
 	o.addFlags(cmd.Flags())
 	cmd.Flags().Int64Var(&o.SetMax, "set-max", 0, "Set net.netfilter.nf_conntrack_max to this and persist it (dry run without --apply)")
+	cmd.Flags().BoolVar(&o.AllowLower, "allow-lower", false, "With --set-max: allow a value below a node's current limit")
 	cmd.Flags().BoolVar(&o.Apply, "apply", false, "With --set-max: change the nodes")
 	cmd.Flags().BoolVar(&o.Yes, "yes", false, "With --apply: do not ask for confirmation")
 	return cmd
@@ -100,8 +110,8 @@ func (o *ConntrackOptions) Validate() error {
 	switch {
 	case o.SetMax < 0 || o.SetMax > 1<<31-1:
 		return usageErr("--set-max must be between 1 and %d", 1<<31-1)
-	case o.Apply && o.SetMax == 0:
-		return usageErr("--apply goes with --set-max: reading changes nothing")
+	case (o.Apply || o.AllowLower) && o.SetMax == 0:
+		return usageErr("--apply and --allow-lower go with --set-max: reading changes nothing")
 	case o.Yes && !o.Apply:
 		return usageErr("--yes goes with --apply")
 	case o.Apply && !o.Yes && !interactive(o.IOStreams):
@@ -176,13 +186,16 @@ func dnsShare(c *nodescripts.ConntrackStats) string {
 // set raises nf_conntrack_max on every node: a dry run shows old and new.
 func (o *ConntrackOptions) set(ctx context.Context, nodes []string) error {
 	if o.Apply {
-		if err := confirm(o.IOStreams, o.Yes, "this changes host state", fmt.Sprintf("Set nf_conntrack_max to %d and persist it on %d nodes?", o.SetMax, len(nodes))); err != nil {
+		if err := confirm(o.IOStreams, o.Yes, "this changes host state", fmt.Sprintf("Set nf_conntrack_max to %d and persist it on %s?", o.SetMax, checks.Count(len(nodes), "node"))); err != nil {
 			return err
 		}
 	}
 	env := map[string]string{"MAX": strconv.FormatInt(o.SetMax, 10), "DROPIN": nodescripts.ConntrackDropIn}
 	if o.Apply {
 		env["APPLY"] = "1"
+	}
+	if o.AllowLower {
+		env["ALLOW_LOWER"] = "1"
 	}
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
 	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)

@@ -94,7 +94,7 @@ doctor could not run (no cluster, bad flags).`,
 	f.DurationVar(&o.Since, "since", time.Hour, "With --logs: how far back to read")
 	f.Int64Var(&o.LogLines, "log-lines", 2000, "With --logs: at most this many lines per pod")
 	f.Int64Var(&o.ChunkSize, "chunk-size", 500, "Page size of LIST requests")
-	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of the vSwitches Terway allocates from (enables terway.pod-outside-vswitch); as vsw-ID=CIDR they also check the pods of dynamic configs (terway.dynamic-config)")
+	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of all the vSwitches Terway allocates from (enables terway.pod-outside-vswitch); vsw-ID=CIDR instead checks the pods of the dynamic configs that name that vSwitch (terway.dynamic-config)")
 	f.BoolVar(&o.NodeChecks, "node-checks", false, "Also run the node.* checks: one debug pod per node (all nodes unless --node or -l)")
 	o.addFlags(f)
 	return cmd
@@ -116,17 +116,21 @@ func (o *DoctorOptions) Complete() error {
 		if !byID {
 			cidr = id
 		}
+		id = strings.TrimSpace(id)
 		p, perr := netip.ParsePrefix(strings.TrimSpace(cidr))
 		if perr != nil || (byID && !strings.HasPrefix(id, "vsw-")) {
 			return usageErr("--vswitch-cidrs: %q is neither a CIDR nor vsw-ID=CIDR", c)
 		}
-		o.cidrs = append(o.cidrs, p.Masked())
-		if byID {
-			if o.vswitchByID == nil {
-				o.vswitchByID = map[string][]netip.Prefix{}
-			}
-			o.vswitchByID[id] = append(o.vswitchByID[id], p.Masked())
+		// By ID they judge only the nodes of the configs naming them:
+		// terway.pod-outside-vswitch wants every vSwitch, so plain CIDRs.
+		if !byID {
+			o.cidrs = append(o.cidrs, p.Masked())
+			continue
 		}
+		if o.vswitchByID == nil {
+			o.vswitchByID = map[string][]netip.Prefix{}
+		}
+		o.vswitchByID[id] = append(o.vswitchByID[id], p.Masked())
 	}
 	o.color = !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
 	cs, cfg, err := o.Global.Clientset()

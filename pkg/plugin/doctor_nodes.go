@@ -40,7 +40,11 @@ func (o *DoctorOptions) gatherNodeFacts(ctx context.Context, env *checks.Env) (m
 			if env.FlannelCNI.Name != "" && networkNameRe.MatchString(env.FlannelCNI.Name) {
 				network = env.FlannelCNI.Name
 			}
-			dirs = sortedUnique(append(dirs, env.FlannelCNI.EffectiveIPAMDataDir()))
+			// A dir the script cannot take is left out; flannel gc and
+			// flannel tmpfs refuse it with the reason.
+			if d := env.FlannelCNI.EffectiveIPAMDataDir(); validIPAMDir(d) {
+				dirs = sortedUnique(append(dirs, d))
+			}
 		}
 		vars["NETWORK"], vars["IPAM_DIRS"] = network, strings.Join(dirs, " ")
 		scripts = append(scripts, nodescripts.FlannelScan)

@@ -90,7 +90,8 @@ does not need that: it takes the same lock as host-local, so no IP is handed
 out while it moves files, it re-reads each file under that lock, and a file
 younger than --min-age is never released. --cordon does it the FAQ's way
 anyway: each node is cordoned for its apply and uncordoned after (also on
-Ctrl-C); a node that was cordoned already stays so.`,
+Ctrl-C); a node that was cordoned already stays so. With --cordon gc works on
+one node at a time.`,
 		Example: flannelGCExample,
 		Args:    cobra.NoArgs,
 		RunE:    runOptions(o),
@@ -152,15 +153,28 @@ func scanTargets(cni *ackconf.FlannelCNI) (string, []string) {
 	return network, sortedUnique([]string{ackconf.DefaultHostLocalDataDir, "/var/run/cni/networks", cni.EffectiveIPAMDataDir()})
 }
 
+// validIPAMDirs refuses IPAM dirs from the cluster's config that the node
+// script cannot take: it splits them on blanks and walks them up by slashes.
+func validIPAMDirs(dirs []string) error {
+	for _, d := range dirs {
+		if !validIPAMDir(d) {
+			return usageErr("IPAM data dir %q must be a clean absolute path without blanks", d)
+		}
+	}
+	return nil
+}
+
+func validIPAMDir(d string) bool {
+	return path.IsAbs(d) && !strings.ContainsAny(d, " \t\n") && path.Clean(d) == d
+}
+
 // Validate checks what the flags and the cluster config say.
 func (o *FlannelGCOptions) Validate() error {
 	if !networkNameRe.MatchString(o.network) {
 		return usageErr("the Flannel network name %q is not a plain name", o.network)
 	}
-	for _, d := range o.ipamDirs {
-		if !path.IsAbs(d) || strings.ContainsAny(d, " \t\n") || path.Clean(d) != d {
-			return usageErr("IPAM data dir %q must be a clean absolute path without blanks", d)
-		}
+	if err := validIPAMDirs(o.ipamDirs); err != nil {
+		return err
 	}
 	if o.MinAge < 0 {
 		return usageErr("--min-age must not be negative")
@@ -202,8 +216,19 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return &ExitCodeError{Code: ExitError, Err: err}
 	}
+	if o.Cordon {
+		// The FAQ cordons one node at a time; never a whole small cluster.
+		o.Concurrency = 1
+	}
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
-	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
+	cordoned := &cordonSet{}
+	msg := "interrupted: deleting the debug pods"
+	if o.Cordon {
+		msg += ", uncordoning the node"
+	}
+	ctx, stop := interruptible(ctx, o.IOStreams, msg, o.exit, func() []string {
+		return append(runner.Leftovers(), cordoned.leftovers()...)
+	})
 	defer stop()
 
 	plans := map[string]*nodePlan{}
@@ -238,11 +263,11 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 			applied := map[string]*nodePlan{}
 			second := runner.Run(ctx, "flannel-gc", targets, func(ctx context.Context, s *nodeexec.Session) error {
 				if o.Cordon {
-					uncordon, err := cordonNode(ctx, o.client, s.Node, o.ErrOut)
+					uncordon, err := cordonNode(ctx, o.client, s.Node, o.ErrOut, cordoned)
+					defer uncordon()
 					if err != nil {
 						return err
 					}
-					defer uncordon()
 				}
 				np, err := o.scanAndDecide(ctx, s, pods[s.Node], confirmed[s.Node])
 				if err != nil {
@@ -278,12 +303,44 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// cordonNode marks a node unschedulable and returns what undoes it; a node
+// cordonSet holds the nodes gc cordoned and has not uncordoned yet, to name
+// them if a second interrupt ends the process at once.
+type cordonSet struct {
+	mu    sync.Mutex
+	nodes map[string]bool
+}
+
+func (c *cordonSet) set(node string, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nodes == nil {
+		c.nodes = map[string]bool{}
+	}
+	if on {
+		c.nodes[node] = true
+	} else {
+		delete(c.nodes, node)
+	}
+}
+
+func (c *cordonSet) leftovers() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for n := range c.nodes {
+		out = append(out, "node "+n+" cordoned (kubectl uncordon "+n+")")
+	}
+	sort.Strings(out)
+	return out
+}
+
+// cordonNode marks a node unschedulable and returns what undoes it, also
+// when the cordon failed half way (a cancelled call may have landed); a node
 // that was cordoned already is left as it is, now and after.
-func cordonNode(ctx context.Context, cs kubernetes.Interface, node string, log io.Writer) (func(), error) {
+func cordonNode(ctx context.Context, cs kubernetes.Interface, node string, log io.Writer, held *cordonSet) (func(), error) {
 	n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("cordon %s: %w", node, err)
+		return func() {}, fmt.Errorf("cordon %s: %w", node, err)
 	}
 	if n.Spec.Unschedulable {
 		fmt.Fprintf(log, "node %s was cordoned already; it stays so\n", node)
@@ -294,11 +351,8 @@ func cordonNode(ctx context.Context, cs kubernetes.Interface, node string, log i
 		_, err := cs.CoreV1().Nodes().Patch(ctx, node, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 		return err
 	}
-	if err := set(ctx, true); err != nil {
-		return nil, fmt.Errorf("cordon %s: %w", node, err)
-	}
-	fmt.Fprintf(log, "node %s cordoned for the cleanup\n", node)
-	return func() {
+	held.set(node, true)
+	undo := func() {
 		// Also after Ctrl-C: the run's context is gone, so take a fresh one.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -306,8 +360,14 @@ func cordonNode(ctx context.Context, cs kubernetes.Interface, node string, log i
 			fmt.Fprintf(log, "WARNING: could not uncordon %s: %v; run: kubectl uncordon %s\n", node, err, node)
 			return
 		}
+		held.set(node, false)
 		fmt.Fprintf(log, "node %s uncordoned\n", node)
-	}, nil
+	}
+	if err := set(ctx, true); err != nil {
+		return undo, fmt.Errorf("cordon %s: %w", node, err)
+	}
+	fmt.Fprintf(log, "node %s cordoned for the cleanup\n", node)
+	return undo, nil
 }
 
 // mergeResults replaces the first run's result of each node that ran again.

@@ -98,7 +98,7 @@ func (o *FlannelTmpfsOptions) Validate() error {
 	if !networkNameRe.MatchString(o.network) {
 		return usageErr("the Flannel network name %q is not a plain name", o.network)
 	}
-	return nil
+	return validIPAMDirs(o.ipamDirs)
 }
 
 // clusterReady says what must happen cluster-wide before any node moves.

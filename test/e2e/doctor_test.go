@@ -377,6 +377,15 @@ func TestFixedIPNodePool(t *testing.T) {
 		!strings.Contains(msgs, "shop/client-out 10.12.200.40") || strings.Contains(msgs, "client-in") {
 		t.Errorf("terway.dynamic-config %s:\n%s", rep.status("terway.dynamic-config"), msgs)
 	}
+	// By ID the vSwitch is no list of every vSwitch: the cluster-wide check
+	// stays off rather than call every other pod outside.
+	if rep.status("terway.pod-outside-vswitch") != "(absent)" {
+		t.Errorf("terway.pod-outside-vswitch ran: %s", rep.status("terway.pod-outside-vswitch"))
+	}
+	byID := parseReport(t, acknet(t, "doctor", "--checks", "terway.pod-outside-vswitch", "--vswitch-cidrs", "vsw-fixed0001=10.2.1.0/24", "-o", "json"))
+	if byID.status("terway.pod-outside-vswitch") != "skip" {
+		t.Errorf("terway.pod-outside-vswitch with a vSwitch by ID only: %s %s", byID.status("terway.pod-outside-vswitch"), findingMessages(byID, "terway.pod-outside-vswitch"))
+	}
 	// Without the vSwitch by ID the pods cannot be judged, and are not.
 	plain := parseReport(t, acknet(t, "doctor", "--checks", "terway.dynamic-config", "-o", "json"))
 	if strings.Contains(findingMessages(plain, "terway.dynamic-config"), "client-out") {

@@ -204,8 +204,12 @@ func TestRealConntrackSetMax(t *testing.T) {
 	if low.code != 1 || !strings.Contains(low.stderr, "refused: 1 is below the") {
 		t.Errorf("below the count: exit %d\n%s%s", low.code, low.stdout, low.stderr)
 	}
+	lower := acknet(t, "conntrack", "--node", node, "--set-max", "100000", "--apply", "--yes")
+	if lower.code != 1 || !strings.Contains(lower.stderr, "below the current limit") || !strings.Contains(lower.stderr, "--allow-lower") {
+		t.Errorf("below the limit: exit %d\n%s%s", lower.code, lower.stdout, lower.stderr)
+	}
 	ro := acknet(t, "conntrack", "--node", node, "--set-max", "655350", "--apply", "--yes")
-	if ro.code != 1 || !strings.Contains(ro.stderr, "nf_conntrack_max (read-only here; nothing changed)") {
+	if ro.code != 1 || !strings.Contains(ro.stderr, "nf_conntrack_max: the kernel refused it") {
 		t.Errorf("read-only: exit %d\n%s%s", ro.code, ro.stdout, ro.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(nodeRoot(0), "etc/sysctl.d/99-acknet-conntrack.conf")); !os.IsNotExist(err) {

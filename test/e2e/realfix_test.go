@@ -162,7 +162,7 @@ func TestRealFlannelTmpfsMigration(t *testing.T) {
 		t.Errorf("after the reboot: exit %d\n%s%s", after.code, after.stdout, after.stderr)
 	}
 	r := parseReport(t, acknet(t, "doctor", "--node-checks", "--node", nodeName(1), "--checks", "node.flannel-ipam-tmpfs", "-o", "json"))
-	if !strings.Contains(r.summary("node.flannel-ipam-tmpfs"), "1 of 1 node keep IPAM state on tmpfs only") || len(r.findingObjects("node.flannel-ipam-tmpfs")) != 0 {
+	if !strings.Contains(r.summary("node.flannel-ipam-tmpfs"), "1 of 1 nodes keep IPAM state on tmpfs only") || len(r.findingObjects("node.flannel-ipam-tmpfs")) != 0 {
 		t.Errorf("node.flannel-ipam-tmpfs: %s %v", r.summary("node.flannel-ipam-tmpfs"), r.findingObjects("node.flannel-ipam-tmpfs"))
 	}
 	if n := debugPodsLeft(t); n != 0 {

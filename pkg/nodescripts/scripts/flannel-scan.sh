@@ -57,6 +57,15 @@ done
 
 # Where IPAM state lives: tmpfs is cleared at reboot, a disk is not.
 for base in $IPAM_DIRS; do
+	# Only absolute paths (Go checks this too): walking a relative one up
+	# by its slashes would never end.
+	case "$base" in
+	/*) ;;
+	*)
+		printf 'fs\t%s\t-\n' "$base"
+		continue
+		;;
+	esac
 	d="$base"
 	while [ ! -e "$root$d" ] && [ "$d" != / ]; do
 		d="${d%/*}"
@@ -68,7 +77,8 @@ done
 
 # The CNI config the kubelet reads on this node: after a change of
 # kube-flannel-cfg it is rewritten only when the flannel pod restarts.
-for f in "$root"/etc/cni/net.d/*flannel*; do
+# The kubelet's runtime reads .conf, .conflist and .json there; a .bak is none.
+for f in "$root"/etc/cni/net.d/*flannel*.conf "$root"/etc/cni/net.d/*flannel*.conflist "$root"/etc/cni/net.d/*flannel*.json; do
 	[ -f "$f" ] || continue
 	b64=-
 	if command -v base64 >/dev/null 2>&1; then

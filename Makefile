@@ -26,7 +26,7 @@ KREW_VERSION     := v0.4.3
 # no crasher written). A count has no deadline to race.
 FUZZTIME         ?= 30000x
 FUZZ_TARGETS     := ackconf:FuzzParseENIConfig ackconf:FuzzParseFlannelCNI ackconf:FuzzParseKubeProxyConfig \
-                    ackconf:FuzzCorefileClusterDomains ackconf:FuzzImageVersion confedit:FuzzJSONSet confedit:FuzzSetYAML
+                    ackconf:FuzzCorefileClusterDomains ackconf:FuzzImageVersion confedit:FuzzJSONSet confedit:FuzzSetYAML confedit:FuzzSetYAMLBlock
 DEMO_SCENARIO    ?= flannel-broken
 DEMO_NODE        ?=
 

@@ -2,7 +2,7 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"os"
 
@@ -13,14 +13,10 @@ import (
 
 func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	err := plugin.NewRootCmd(streams).Execute()
-	if err != nil {
-		// An exit code without an error means the command already said
-		// everything (doctor's report); print nothing more.
-		var ec *plugin.ExitCodeError
-		if !errors.As(err, &ec) || ec.Err != nil {
-			fmt.Fprintln(os.Stderr, "error:", err)
-		}
+	err := plugin.NewRootCmd(streams).ExecuteContext(context.Background())
+	// Findings were already reported (doctor's report); print nothing more.
+	if !plugin.Silent(err) {
+		fmt.Fprintln(os.Stderr, "error:", err)
 	}
 	os.Exit(plugin.ExitCode(err))
 }

@@ -2,7 +2,9 @@ package confedit
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -109,4 +111,97 @@ func FuzzSetYAML(f *testing.F) {
 			t.Fatalf("got %v\nwant %v\nin:\n%s\nout:\n%s", got, want, text, out)
 		}
 	})
+}
+
+// FuzzSetYAMLBlock: every block-style document it builds from the fuzzer's
+// bytes (nested mappings, plain and quoted scalars, comments, blank lines,
+// indents of 2 or 4, keys in any order, the path present, absent or null)
+// is accepted, and the result decodes to the original with the path set.
+// FuzzSetYAML alone would pass a SetYAML that refused everything.
+func FuzzSetYAMLBlock(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7}, uint8(0))
+	f.Add([]byte{9, 9, 9, 1, 0, 200, 31, 7, 255, 3}, uint8(2))
+	f.Add([]byte{}, uint8(3))
+	paths := [][]string{{"ipvs", "udpTimeout"}, {"ipvs", "scheduler"}, {"conntrack", "maxPerCore"}, {"mode"}}
+	f.Fuzz(func(t *testing.T, seed []byte, which uint8) {
+		path := paths[int(which)%len(paths)]
+		text := blockYAML(seed)
+		var want map[string]any
+		if err := yaml.Unmarshal([]byte(text), &want); err != nil {
+			t.Fatalf("the generator built invalid YAML: %v\n%s", err, text)
+		}
+		out, err := SetYAML(text, path, "10s")
+		if err != nil {
+			t.Fatalf("refused valid block YAML: %v\n%s", err, text)
+		}
+		var got map[string]any
+		if err := yaml.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("result does not decode: %v\nin:\n%s\nout:\n%s", err, text, out)
+		}
+		if want == nil {
+			want = map[string]any{}
+		}
+		m := want
+		for _, k := range path[:len(path)-1] {
+			sub, ok := m[k].(map[string]any)
+			if !ok {
+				sub = map[string]any{}
+				m[k] = sub
+			}
+			m = sub
+		}
+		m[path[len(path)-1]] = "10s"
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %v\nwant %v\nin:\n%s\nout:\n%s", got, want, text, out)
+		}
+	})
+}
+
+// blockYAML turns bytes into a kube-proxy-like block-style document. Each
+// top-level key appears at most once, kind always; "mode" and "kind" are scalars, the
+// others mappings (or null), so every path the fixes edit can be set.
+func blockYAML(seed []byte) string {
+	next := func() int {
+		if len(seed) == 0 {
+			return 0
+		}
+		b := seed[0]
+		seed = seed[1:]
+		return int(b)
+	}
+	scalars := []string{"1", "lc", "10s", `"quoted: yes"`, "'single'", "true", "~", "0x10", "a b c", `""`}
+	children := []string{"scheduler", "udpTimeout", "maxPerCore", "tcpTimeout", "min", "excludeCIDRs"}
+	var b strings.Builder
+	if next()%3 == 0 {
+		b.WriteString("# kube-proxy config\n")
+	}
+	for _, top := range []string{"kind", "ipvs", "mode", "conntrack", "bindAddress"} {
+		n := next()
+		if n%4 == 0 && top != "kind" {
+			continue // absent; kind never is: an empty document is refused
+		}
+		comment := ""
+		if n%5 == 1 {
+			comment = " # why"
+		}
+		if top == "kind" || top == "mode" || top == "bindAddress" {
+			fmt.Fprintf(&b, "%s: %s%s\n", top, scalars[next()%len(scalars)], comment)
+			continue
+		}
+		fmt.Fprintf(&b, "%s:%s\n", top, comment)
+		indent := strings.Repeat(" ", 2+2*(n%2))
+		used := map[string]bool{}
+		for i, count := 0, next()%4; i < count; i++ {
+			k := children[next()%len(children)]
+			if used[k] {
+				continue
+			}
+			used[k] = true
+			if next()%6 == 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "%s%s: %s\n", indent, k, scalars[next()%len(scalars)])
+		}
+	}
+	return b.String()
 }

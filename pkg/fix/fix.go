@@ -97,6 +97,25 @@ func (p *Plan) ConfigMaps() []string {
 	return out
 }
 
+// Apply returns the data of ConfigMap cm with the plan's edits of it made;
+// data itself is left as it is.
+func (p *Plan) Apply(cm string, data map[string]string) map[string]string {
+	out := make(map[string]string, len(data)+len(p.Edits))
+	for k, v := range data {
+		out[k] = v
+	}
+	for _, e := range p.Edits {
+		switch {
+		case e.ConfigMap != cm:
+		case e.Remove:
+			delete(out, e.Key)
+		default:
+			out[e.Key] = e.After
+		}
+	}
+	return out
+}
+
 // Fixers returns every fixer, ordered by check ID.
 func Fixers() []*Fixer {
 	out := []*Fixer{

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,12 +29,9 @@ what they create themselves, also on Ctrl-C; this is for a run that was killed.`
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cs, _, err := g.Clientset()
 			if err != nil {
-				return &ExitCodeError{Code: ExitError, Err: err}
+				return err
 			}
 			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
 			verb := "deleted"
 			if dryRun {
 				verb = "would delete"
@@ -65,7 +61,7 @@ what they create themselves, also on Ctrl-C; this is for a run that was killed.`
 				fmt.Fprintln(streams.Out, "no debug pods found")
 			}
 			if err := errors.Join(nsErr, err); err != nil {
-				return &ExitCodeError{Code: ExitError, Err: err}
+				return err
 			}
 			return nil
 		},

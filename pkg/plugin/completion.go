@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/cmwrite"
 )
 
 // completeCheckIDs completes --checks and --skip with the catalog's IDs and
@@ -78,13 +79,13 @@ func completeNodes(g *GlobalOptions) func(*cobra.Command, []string, string) ([]s
 // says what each is a backup of.
 func completeBackups(g *GlobalOptions) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return completeFromCluster(g, func(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
-		l, err := cs.CoreV1().ConfigMaps(fixNamespace).List(ctx, metav1.ListOptions{LabelSelector: LabelBackupOf, Limit: 1000})
+		l, err := cs.CoreV1().ConfigMaps(fixNamespace).List(ctx, metav1.ListOptions{LabelSelector: cmwrite.LabelBackupOf, Limit: 1000})
 		if err != nil {
 			return nil, err
 		}
 		var out []string
 		for _, cm := range l.Items {
-			out = append(out, cm.Name+"\t"+cm.Labels[LabelBackupOf]+", saved "+cm.Annotations[AnnotationBackupTaken])
+			out = append(out, cm.Name+"\t"+cm.Labels[cmwrite.LabelBackupOf]+", saved "+cm.Annotations[cmwrite.AnnotationBackupTaken])
 		}
 		return out, nil
 	})

@@ -26,7 +26,7 @@ func confirm(streams genericiooptions.IOStreams, yes bool, refused, prompt strin
 		return usageErr("%s: not run on a terminal, so pass --yes to confirm", refused)
 	}
 	if !askYes(streams, prompt+" [y/N] ") {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("not confirmed; nothing changed")}
+		return fmt.Errorf("not confirmed; nothing changed")
 	}
 	return nil
 }

@@ -124,7 +124,7 @@ func newConnectivityTestCmd(streams genericiooptions.IOStreams, g *GlobalOptions
 func (o *ConnectivityOptions) Complete() error {
 	cs, cfg, err := o.Global.Clientset()
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	o.client, o.config, o.server = cs, cfg, cfg.Host
 	return nil
@@ -191,19 +191,16 @@ func (o *ConnectivityOptions) Validate() error {
 
 // Run reads the cluster, deploys, tests, explains, cleans up and prints.
 func (o *ConnectivityOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	snap, err := cluster.Read(ctx, o.client, cluster.Options{})
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("read the cluster: %w", err)}
+		return fmt.Errorf("read the cluster: %w", err)
 	}
 	env := checks.NewEnv(snap)
 	nodes, err := o.chooseNodes(ctx)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	names := make([]string, len(nodes))
 	for i, n := range nodes {
@@ -236,10 +233,10 @@ func (o *ConnectivityOptions) Run(ctx context.Context) error {
 		runner.Progress("deleted")
 	}
 	if interrupted != nil && ctx.Err() == nil {
-		return &ExitCodeError{Code: ExitError, Err: joinErr(fmt.Errorf("interrupted: %w", interrupted), runErr)}
+		return joinErr(fmt.Errorf("interrupted: %w", interrupted), runErr)
 	}
 	if runErr != nil {
-		return &ExitCodeError{Code: ExitError, Err: runErr}
+		return runErr
 	}
 	var doctor []checks.Outcome
 	for _, r := range results {
@@ -259,10 +256,10 @@ func (o *ConnectivityOptions) Run(ctx context.Context) error {
 	rep := report.BuildKind(report.ConnectivityKind, info, outcomes)
 	color := !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
 	if err := (report.Printer{Format: o.Output, Color: color, FailOn: checks.StatusFail}).Print(o.Out, rep); err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	if rep.Worst() == checks.StatusFail {
-		return &ExitCodeError{Code: ExitFindings}
+		return ErrFindings
 	}
 	return nil
 }

@@ -87,9 +87,6 @@ quick relief for a node whose table is full now.`,
 
 // Complete connects and reads whether Terway tracks connections in eBPF.
 func (o *ConntrackOptions) Complete(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	cs, cfg, err := o.connect(o.Global)
 	if err != nil {
 		return err
@@ -123,12 +120,9 @@ func (o *ConntrackOptions) Validate() error {
 // Run reads (or, with --set-max, changes) conntrack on every node and prints
 // one line per node.
 func (o *ConntrackOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	nodes, err := o.resolve(ctx, o.client)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	if o.SetMax > 0 {
 		return o.set(ctx, nodes)

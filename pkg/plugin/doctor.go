@@ -135,7 +135,7 @@ func (o *DoctorOptions) Complete() error {
 	o.color = !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
 	cs, cfg, err := o.Global.Clientset()
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	o.client, o.config, o.server = cs, cfg, cfg.Host
 	return nil
@@ -184,16 +184,13 @@ func (o *DoctorOptions) Validate() error {
 }
 
 func usageErr(format string, args ...any) error {
-	return &ExitCodeError{Code: ExitError, Err: fmt.Errorf(format, args...)}
+	return fmt.Errorf(format, args...)
 }
 
 // Run reads the cluster, runs the checks and prints the report.
 func (o *DoctorOptions) Run(ctx context.Context) error {
 	if o.ListChecks {
 		return o.listChecks()
-	}
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -212,22 +209,22 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 			// CI collects the file whatever happened; give it a valid one.
 			_ = report.JUnitError(o.Out, report.Kind, err)
 		}
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	env := checks.NewEnv(snap)
 	if o.NodeChecks {
 		facts, err := o.gatherNodeFacts(ctx, env)
 		if err != nil {
-			return &ExitCodeError{Code: ExitError, Err: err}
+			return err
 		}
 		env.NodeFacts = facts
 	}
 	rep := report.Build(env, o.server, checks.Run(env, o.selected))
 	if err := (report.Printer{Format: o.Output, Color: o.color, FailOn: o.failOn}).Print(o.Out, rep); err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("print report: %w", err)}
+		return fmt.Errorf("print report: %w", err)
 	}
 	if rep.Worst().Rank() >= o.failOn.Rank() {
-		return &ExitCodeError{Code: ExitFindings}
+		return ErrFindings
 	}
 	return nil
 }

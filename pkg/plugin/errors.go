@@ -2,40 +2,32 @@ package plugin
 
 import (
 	"errors"
-	"fmt"
 )
 
-// Exit codes of the public contract.
+// Exit codes of the public contract, decided in ExitCode only.
 const (
 	ExitOK       = 0
 	ExitError    = 1 // the tool could not run: no cluster, bad flags
 	ExitFindings = 2 // a check is at or above --fail-on
 )
 
-// ExitCodeError carries an exit code out of a command. A nil Err means the
-// command already printed what it had to say.
-type ExitCodeError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitCodeError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit code %d", e.Code)
-	}
-	return e.Err.Error()
-}
-
-func (e *ExitCodeError) Unwrap() error { return e.Err }
+// ErrFindings is returned by a command whose report has a finding at or
+// above --fail-on; the report already said everything.
+var ErrFindings = errors.New("findings at or above --fail-on")
 
 // ExitCode maps an error returned by a command to the process exit code.
 func ExitCode(err error) int {
-	if err == nil {
+	switch {
+	case err == nil:
 		return ExitOK
+	case errors.Is(err, ErrFindings):
+		return ExitFindings
+	default:
+		return ExitError
 	}
-	var ec *ExitCodeError
-	if errors.As(err, &ec) {
-		return ec.Code
-	}
-	return ExitError
+}
+
+// Silent tells whether err needs no message: the command already said it.
+func Silent(err error) bool {
+	return err == nil || errors.Is(err, ErrFindings)
 }

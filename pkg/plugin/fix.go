@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -23,20 +24,15 @@ import (
 
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/cmwrite"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/fix"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodescripts"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/rollout"
 )
 
-// Labels and annotations of fix backups (a public contract: rollback and
-// users' own tooling select on them).
 const (
-	LabelBackupOf         = "acknet.kubectl.io/backup-of"
-	AnnotationBackupBy    = "acknet.kubectl.io/saved-by"
-	AnnotationBackupRV    = "acknet.kubectl.io/resource-version"
-	AnnotationBackupTaken = "acknet.kubectl.io/taken-at"
-	fixNamespace          = "kube-system"
+	fixNamespace = "kube-system"
 
 	defaultRestartTimeout = 5 * time.Minute
 )
@@ -204,15 +200,12 @@ func (o *FixOptions) Validate() error {
 
 // Run lists, plans and applies, or rolls back.
 func (o *FixOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if o.List {
 		return o.list()
 	}
 	cs, cfg, err := o.Global.Clientset()
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	o.client, o.config = cs, cfg
 	o.nodes = o.runner(cs, cfg, progressWriter(o.ErrOut))
@@ -251,14 +244,14 @@ func (o *FixOptions) fix(ctx context.Context) error {
 		case apierrors.IsNotFound(err):
 			continue
 		case err != nil:
-			return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("read %s/ConfigMap/%s: %w", fixNamespace, name, err)}
+			return fmt.Errorf("read %s/ConfigMap/%s: %w", fixNamespace, name, err)
 		}
 		read[name] = cm
 		in.Data[name] = cm.Data
 	}
 	dss, err := o.client.AppsV1().DaemonSets(fixNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("list DaemonSets of %s: %w", fixNamespace, err)}
+		return fmt.Errorf("list DaemonSets of %s: %w", fixNamespace, err)
 	}
 	if v, err := o.client.Discovery().ServerVersion(); err == nil {
 		in.KubeMajor, _ = strconv.Atoi(strings.TrimSuffix(v.Major, "+"))
@@ -274,7 +267,7 @@ func (o *FixOptions) fix(ctx context.Context) error {
 	}
 	plan, err := o.fixer.Plan(in)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%s: %w", o.fixer.ID, err)}
+		return fmt.Errorf("%s: %w", o.fixer.ID, err)
 	}
 	o.printPlan(plan)
 	// The readers of what changes; with nothing to change, --restart
@@ -314,10 +307,8 @@ func (o *FixOptions) fix(ctx context.Context) error {
 	if err := o.confirm(what + "?"); err != nil {
 		return err
 	}
-	for _, name := range plan.ConfigMaps() {
-		if err := o.write(ctx, read[name], plan); err != nil {
-			return err
-		}
+	if err := o.writeAll(ctx, read, plan); err != nil {
+		return err
 	}
 	if !o.Restart {
 		if len(consumers.daemonSets()) == 0 {
@@ -338,88 +329,41 @@ func (o *FixOptions) setFlags() string {
 	return out
 }
 
-// write backs up cm and then writes the plan's edits of it with the
-// resourceVersion that was read.
-func (o *FixOptions) write(ctx context.Context, cm *corev1.ConfigMap, plan *fix.Plan) error {
-	backup, err := o.backup(ctx, cm, "fix "+plan.Check)
-	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("back up %s/ConfigMap/%s: %w; nothing written", cm.Namespace, cm.Name, err)}
+// writeAll writes every ConfigMap of the plan, or none of them.
+func (o *FixOptions) writeAll(ctx context.Context, read map[string]*corev1.ConfigMap, plan *fix.Plan) error {
+	var changes []cmwrite.Change
+	for _, name := range plan.ConfigMaps() {
+		cm := read[name]
+		changes = append(changes, cmwrite.Change{From: cm, Data: plan.Apply(name, cm.Data), BinaryData: cm.BinaryData})
 	}
-	updated := cm.DeepCopy()
-	if updated.Data == nil {
-		updated.Data = map[string]string{}
-	}
-	for _, e := range plan.Edits {
-		if e.ConfigMap != cm.Name {
-			continue
-		}
-		if e.Remove {
-			delete(updated.Data, e.Key)
-		} else {
-			updated.Data[e.Key] = e.After
-		}
-	}
-	_, err = o.client.CoreV1().ConfigMaps(cm.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
-	if apierrors.IsConflict(err) {
-		// The backup holds a state that is no longer current: drop it.
-		_ = o.client.CoreV1().ConfigMaps(cm.Namespace).Delete(context.WithoutCancel(ctx), backup, metav1.DeleteOptions{})
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%s/ConfigMap/%s changed after it was read (resourceVersion %s): nothing written to it, "+
-			"the other change is kept; run the fix again to plan on the new content", cm.Namespace, cm.Name, cm.ResourceVersion)}
+	written, err := o.store().WriteAll(ctx, changes, "fix "+plan.Check)
+	if errors.Is(err, cmwrite.ErrChanged) {
+		return fmt.Errorf("%w; run the fix again to plan on the new content", err)
 	}
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("write %s/ConfigMap/%s: %w (backup %s kept)", cm.Namespace, cm.Name, err, backup)}
+		return err
 	}
-	o.backups = append(o.backups, backup)
-	fmt.Fprintf(o.Out, "wrote %s/ConfigMap/%s; backup %s (undo: kubectl acknet fix --rollback %s)\n", cm.Namespace, cm.Name, backup, backup)
+	for _, w := range written {
+		o.backups = append(o.backups, w.Backup)
+		fmt.Fprintf(o.Out, "wrote %s; backup %s (undo: kubectl acknet fix --rollback %s)\n", cmwrite.Object(w.Stored), w.Backup, w.Backup)
+	}
 	return nil
 }
 
-// backup saves cm's data as a new labelled ConfigMap and returns its name.
-func (o *FixOptions) backup(ctx context.Context, cm *corev1.ConfigMap, by string) (string, error) {
-	now := time.Now().UTC()
-	base := fmt.Sprintf("acknet-backup-%s-%s", cm.Name, now.Format("20060102-150405"))
-	b := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: cm.Namespace,
-			Labels:    map[string]string{nodeexec.LabelManagedBy: nodeexec.ManagedBy, LabelBackupOf: cm.Name},
-			Annotations: map[string]string{
-				AnnotationBackupBy:    by,
-				AnnotationBackupRV:    cm.ResourceVersion,
-				AnnotationBackupTaken: now.Format(time.RFC3339),
-			},
-		},
-		Data:       cm.Data,
-		BinaryData: cm.BinaryData,
-	}
-	for i := 0; i < 10; i++ {
-		b.Name = base
-		if i > 0 {
-			b.Name = fmt.Sprintf("%s-%d", base, i)
-		}
-		_, err := o.client.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, b, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			continue
-		}
-		return b.Name, err
-	}
-	return "", fmt.Errorf("backups named %s-* already exist", base)
+func (o *FixOptions) store() *cmwrite.Store {
+	return &cmwrite.Store{Client: o.client, Labels: map[string]string{nodeexec.LabelManagedBy: nodeexec.ManagedBy}}
 }
 
 func (o *FixOptions) rollback(ctx context.Context) error {
-	cms := o.client.CoreV1().ConfigMaps(fixNamespace)
-	b, err := cms.Get(ctx, o.Rollback, metav1.GetOptions{})
+	b, cur, err := o.store().Restore(ctx, fixNamespace, o.Rollback)
+	if errors.Is(err, cmwrite.ErrNotBackup) {
+		return usageErr("%v", err)
+	}
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("read backup %s/ConfigMap/%s: %w", fixNamespace, o.Rollback, err)}
+		return err
 	}
-	target := b.Labels[LabelBackupOf]
-	if target == "" {
-		return usageErr("%s/ConfigMap/%s is no backup of kubectl acknet fix (no label %s)", fixNamespace, o.Rollback, LabelBackupOf)
-	}
-	cur, err := cms.Get(ctx, target, metav1.GetOptions{})
-	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("read %s/ConfigMap/%s: %w", fixNamespace, target, err)}
-	}
-	fmt.Fprintf(o.Out, "rollback %s/ConfigMap/%s to backup %s (saved %s by %s)\n", fixNamespace, target, b.Name, b.Annotations[AnnotationBackupTaken], b.Annotations[AnnotationBackupBy])
+	target := cur.Name
+	fmt.Fprintf(o.Out, "rollback %s/ConfigMap/%s to backup %s (saved %s by %s)\n", fixNamespace, target, b.Name, b.Annotations[cmwrite.AnnotationBackupTaken], b.Annotations[cmwrite.AnnotationBackupBy])
 	keys := map[string]bool{}
 	for k := range cur.Data {
 		keys[k] = true
@@ -448,19 +392,14 @@ func (o *FixOptions) rollback(ctx context.Context) error {
 		if err := o.confirm(fmt.Sprintf("Restore %s/ConfigMap/%s (its current data is backed up first)?", fixNamespace, target)); err != nil {
 			return err
 		}
-		undo, err := o.backup(ctx, cur, "fix --rollback "+b.Name)
+		w, err := o.store().Write(ctx, cmwrite.Change{From: cur, Data: b.Data, BinaryData: b.BinaryData}, "fix --rollback "+b.Name)
+		if errors.Is(err, cmwrite.ErrChanged) {
+			return fmt.Errorf("%w; run the rollback again", err)
+		}
 		if err != nil {
-			return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("back up %s/ConfigMap/%s: %w; nothing written", fixNamespace, target, err)}
+			return err
 		}
-		restored := cur.DeepCopy()
-		restored.Data, restored.BinaryData = b.Data, b.BinaryData
-		if _, err := cms.Update(ctx, restored, metav1.UpdateOptions{}); err != nil {
-			_ = cms.Delete(context.WithoutCancel(ctx), undo, metav1.DeleteOptions{})
-			if apierrors.IsConflict(err) {
-				return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%s/ConfigMap/%s changed while rolling back: nothing written; run the rollback again", fixNamespace, target)}
-			}
-			return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("write %s/ConfigMap/%s: %w", fixNamespace, target, err)}
-		}
+		undo := w.Backup
 		fmt.Fprintf(o.Out, "restored %s/ConfigMap/%s from %s; its previous data is in %s\n", fixNamespace, target, b.Name, undo)
 	}
 	if !o.Restart {
@@ -468,7 +407,7 @@ func (o *FixOptions) rollback(ctx context.Context) error {
 	}
 	dss, err := o.client.AppsV1().DaemonSets(fixNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("list DaemonSets of %s: %w", fixNamespace, err)}
+		return fmt.Errorf("list DaemonSets of %s: %w", fixNamespace, err)
 	}
 	return o.restart(ctx, readers{target: consumersOf(dss.Items, target)})
 }
@@ -480,7 +419,7 @@ func (o *FixOptions) checkSchedulerModule(ctx context.Context, sched string) err
 	all := NodeOptions{AllNodes: true}
 	nodes, err := all.resolve(ctx, o.client)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("list the nodes to check ip_vs_%s: %w; nothing written", sched, err)}
+		return fmt.Errorf("list the nodes to check ip_vs_%s: %w; nothing written", sched, err)
 	}
 	module := "ip_vs_" + sched
 	fmt.Fprintf(o.ErrOut, "checking kernel module %s on %d nodes (debug pods in %s)\n", module, len(nodes), o.Namespace)
@@ -514,7 +453,7 @@ func (o *FixOptions) checkSchedulerModule(ctx context.Context, sched string) err
 		}
 	}
 	if ctx.Err() != nil {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("interrupted while checking %s; nothing written", module)}
+		return fmt.Errorf("interrupted while checking %s; nothing written", module)
 	}
 	var why []string
 	if len(missing) > 0 {
@@ -525,7 +464,7 @@ func (o *FixOptions) checkSchedulerModule(ctx context.Context, sched string) err
 		why = append(why, fmt.Sprintf("could not check %d nodes: %s", len(failed), strings.Join(failed, "; ")))
 	}
 	if len(why) > 0 {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("refusing to set scheduler %s: %s; nothing written", sched, strings.Join(why, "; "))}
+		return fmt.Errorf("refusing to set scheduler %s: %s; nothing written", sched, strings.Join(why, "; "))
 	}
 	fmt.Fprintf(o.ErrOut, "%s is loaded or loadable on all %d nodes\n", module, len(nodes))
 	if len(unready) > 0 {
@@ -567,7 +506,7 @@ func (o *FixOptions) restart(ctx context.Context, consumers readers) error {
 			for _, b := range o.backups {
 				err = fmt.Errorf("%w\nto undo the config change: kubectl acknet fix --rollback %s --restart", err, b)
 			}
-			return &ExitCodeError{Code: ExitError, Err: err}
+			return err
 		}
 	}
 	return nil

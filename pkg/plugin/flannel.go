@@ -109,9 +109,6 @@ var networkNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // Complete reads the Flannel network name and IPAM directory from the cluster.
 func (o *FlannelGCOptions) Complete(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	cs, cfg, err := o.connect(o.Global)
 	if err != nil {
 		return err
@@ -130,14 +127,14 @@ func (o *FlannelGCOptions) Complete(ctx context.Context) error {
 func readFlannelCNI(ctx context.Context, cs kubernetes.Interface, what string) (*ackconf.FlannelCNI, error) {
 	cm, err := cs.CoreV1().ConfigMaps(cluster.SystemNamespace).Get(ctx, cluster.CMFlannel, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, &ExitCodeError{Code: ExitError, Err: fmt.Errorf("kube-system/%s not found: %s is for Flannel clusters", cluster.CMFlannel, what)}
+		return nil, fmt.Errorf("kube-system/%s not found: %s is for Flannel clusters", cluster.CMFlannel, what)
 	}
 	if err != nil {
-		return nil, &ExitCodeError{Code: ExitError, Err: fmt.Errorf("read kube-system/%s: %w", cluster.CMFlannel, err)}
+		return nil, fmt.Errorf("read kube-system/%s: %w", cluster.CMFlannel, err)
 	}
 	cni, err := ackconf.ParseFlannelCNI(cm.Data[ackconf.KeyFlannelCNIConf])
 	if err != nil {
-		return nil, &ExitCodeError{Code: ExitError, Err: fmt.Errorf("kube-system/%s: %w", cluster.CMFlannel, err)}
+		return nil, fmt.Errorf("kube-system/%s: %w", cluster.CMFlannel, err)
 	}
 	return cni, nil
 }
@@ -210,11 +207,11 @@ type nodePlan struct {
 func (o *FlannelGCOptions) Run(ctx context.Context) error {
 	nodes, err := o.resolve(ctx, o.client)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	pods, err := podsOnNodes(ctx, o.client, nodes)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	if o.Cordon {
 		// The FAQ cordons one node at a time; never a whole small cluster.
@@ -297,7 +294,7 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 	}
 	for _, n := range nodes {
 		if np := plans[n]; np != nil && np.plan.Refused != "" {
-			return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("refused on node %s: %s", np.plan.Node, np.plan.Refused)}
+			return fmt.Errorf("refused on node %s: %s", np.plan.Node, np.plan.Refused)
 		}
 	}
 	return nil

@@ -67,9 +67,6 @@ drains, deletes or reboots anything itself: a reboot is the operator's call.`,
 
 // Complete connects and reads Flannel's ConfigMap and version.
 func (o *FlannelTmpfsOptions) Complete(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	cs, cfg, err := o.connect(o.Global)
 	if err != nil {
 		return err
@@ -88,7 +85,7 @@ func (o *FlannelTmpfsOptions) Complete(ctx context.Context) error {
 			}
 		}
 	case !apierrors.IsNotFound(err):
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("read kube-system/kube-flannel-ds: %w", err)}
+		return fmt.Errorf("read kube-system/kube-flannel-ds: %w", err)
 	}
 	return nil
 }
@@ -123,7 +120,7 @@ func (o *FlannelTmpfsOptions) clusterReady() []string {
 func (o *FlannelTmpfsOptions) Run(ctx context.Context) error {
 	nodes, err := o.resolve(ctx, o.client)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	todo := o.clusterReady()
 	fmt.Fprintf(o.Out, "Flannel %s, kube-flannel-cfg: dataDir %s, ipam dataDir %s\n", orUnknownVersion(o.version), o.cni.EffectiveDataDir(), o.cni.EffectiveIPAMDataDir())

@@ -119,7 +119,7 @@ func (o *IPv6VerifyOptions) Complete() error {
 	}
 	cs, cfg, err := o.Global.Clientset()
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	o.client, o.config, o.server = cs, cfg, cfg.Host
 	return nil
@@ -168,12 +168,9 @@ func (o *IPv6VerifyOptions) Validate() error {
 
 // Run reads, verifies and prints.
 func (o *IPv6VerifyOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	in, err := o.read(ctx)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	if o.Listen || o.Probe {
 		runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
@@ -187,7 +184,7 @@ func (o *IPv6VerifyOptions) Run(ctx context.Context) error {
 		interrupted := rctx.Err()
 		stop()
 		if interrupted != nil {
-			return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("interrupted: %w", interrupted)}
+			return fmt.Errorf("interrupted: %w", interrupted)
 		}
 	}
 	outcomes := ipv6.Verify(in, o.Listen, o.Probe)
@@ -200,10 +197,10 @@ func (o *IPv6VerifyOptions) Run(ctx context.Context) error {
 	rep := report.BuildKind(report.IPv6Kind, report.ClusterInfo{Server: o.server, Nodes: len(in.Nodes), Pods: pods}, outcomes)
 	color := !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
 	if err := (report.Printer{Format: o.Output, Color: color, FailOn: o.failOn}).Print(o.Out, rep); err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	if rep.Worst().Rank() >= o.failOn.Rank() {
-		return &ExitCodeError{Code: ExitFindings}
+		return ErrFindings
 	}
 	return nil
 }

@@ -117,9 +117,6 @@ func schedulerFromCluster(ctx context.Context, cs kubernetes.Interface) string {
 
 // Run checks (and with --apply fixes) the modules on every node.
 func (o *IPVSModulesOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if o.Scheduler == "" {
 		o.Scheduler = schedulerFromCluster(ctx, o.client)
 	}
@@ -128,7 +125,7 @@ func (o *IPVSModulesOptions) Run(ctx context.Context) error {
 	}
 	nodes, err := o.resolve(ctx, o.client)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	if o.Apply {
 		if err := o.confirmChange("Load and persist ip_vs, ip_vs_"+o.Scheduler+" and nf_conntrack", len(nodes)); err != nil {
@@ -217,7 +214,7 @@ func (o *IPVSModulesOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if failed > 0 {
-		return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%d modules could not be loaded; nothing was persisted on those nodes", failed)}
+		return fmt.Errorf("%d modules could not be loaded; nothing was persisted on those nodes", failed)
 	}
 	return nil
 }
@@ -303,12 +300,9 @@ func (o *IPVSTimeoutOptions) parseSet() error {
 
 // Run shows or sets the timeouts on every node.
 func (o *IPVSTimeoutOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	nodes, err := o.resolve(ctx, o.client)
 	if err != nil {
-		return &ExitCodeError{Code: ExitError, Err: err}
+		return err
 	}
 	env := map[string]string{}
 	if o.timeouts != nil {

@@ -183,9 +183,6 @@ func (n *NodeOptions) interruptible(parent context.Context, streams genericioopt
 // exits at once, naming what may be left (leftovers) and the cleanup
 // command. exit is os.Exit unless a test replaces it.
 func interruptible(parent context.Context, streams genericiooptions.IOStreams, msg string, exit func(int), leftovers func() []string) (context.Context, func()) {
-	if parent == nil {
-		parent = context.Background()
-	}
 	ctx, cancel := context.WithCancel(parent)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -226,7 +223,7 @@ func nodeFailures(results []nodeexec.Result) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return &ExitCodeError{Code: ExitError, Err: fmt.Errorf("%d of %d nodes failed:\n%w", len(errs), len(results), errors.Join(errs...))}
+	return fmt.Errorf("%d of %d nodes failed:\n%w", len(errs), len(results), errors.Join(errs...))
 }
 
 // collect runs job on every node and gathers each node's value; nodes whose

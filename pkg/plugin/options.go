@@ -58,7 +58,7 @@ func (n *NodeOptions) connect(g *GlobalOptions) (kubernetes.Interface, *rest.Con
 	}
 	cs, cfg, err := g.Clientset()
 	if err != nil {
-		return nil, nil, &ExitCodeError{Code: ExitError, Err: err}
+		return nil, nil, err
 	}
 	return cs, cfg, nil
 }

@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -81,12 +82,25 @@ func TestFixListNeedsNoCluster(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
-	if ExitCode(nil) != 0 || ExitCode(errors.New("x")) != 1 || ExitCode(&ExitCodeError{Code: 2}) != 2 {
-		t.Error("exit code mapping")
+	tests := []struct {
+		name   string
+		err    error
+		code   int
+		silent bool
+	}{
+		{"success", nil, ExitOK, true},
+		{"an error", errors.New("x"), ExitError, false},
+		{"findings", ErrFindings, ExitFindings, true},
+		{"findings wrapped", fmt.Errorf("doctor: %w", ErrFindings), ExitFindings, true},
+		{"findings joined", errors.Join(errors.New("ctx"), ErrFindings), ExitFindings, true},
 	}
-	wrapped := errors.Join(errors.New("ctx"), &ExitCodeError{Code: ExitFindings})
-	if ExitCode(wrapped) != 2 {
-		t.Error("wrapped exit code lost")
+	for _, tt := range tests {
+		if got := ExitCode(tt.err); got != tt.code {
+			t.Errorf("%s: exit code %d, want %d", tt.name, got, tt.code)
+		}
+		if got := Silent(tt.err); got != tt.silent {
+			t.Errorf("%s: silent %v, want %v", tt.name, got, tt.silent)
+		}
 	}
 }
 

@@ -379,3 +379,43 @@ func TestFixSchedulerChecksModules(t *testing.T) {
 		t.Errorf("after both rollbacks:\n%q\nwant\n%q", got["kube-proxy-worker"], orig["kube-proxy-worker"])
 	}
 }
+
+// A fix that writes kube-proxy-master and then kube-proxy-worker meets a
+// conflict on the second: the first is put back, so nothing of it stays.
+func TestFixTwoConfigMapsAllOrNothing(t *testing.T) {
+	load(t, "flannel-broken")
+	cs := adminClient(t)
+	before := kubeSystemData(t)
+	interfered := false
+	proxy := newProxy(t, func(r *http.Request) {
+		if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/configmaps/kube-proxy-worker") || interfered {
+			return
+		}
+		interfered = true
+		cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(context.Background(), "kube-proxy-worker", metav1.GetOptions{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		cm.Annotations = map[string]string{"edited-by": "someone else"}
+		if _, err := cs.CoreV1().ConfigMaps("kube-system").Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+		}
+	}, nil)
+	r := runWith(t, proxy.kubeconfig, "fix", "kubeproxy.conntrack-max-per-core", "--set", "maxPerCore=131072", "--apply", "--yes")
+	if r.code != 1 || !strings.Contains(r.stdout, "wrote kube-system/ConfigMap/kube-proxy-master") ||
+		!strings.Contains(r.stderr, "put back as it was (its backup removed): kube-system/ConfigMap/kube-proxy-master") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	after := kubeSystemData(t)
+	for _, name := range []string{"kube-proxy-master", "kube-proxy-worker"} {
+		if after[name]["config.conf"] != before[name]["config.conf"] {
+			t.Errorf("%s changed:\n%s", name, after[name]["config.conf"])
+		}
+	}
+	l, _ := cs.CoreV1().ConfigMaps("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "acknet.kubectl.io/backup-of"})
+	if len(l.Items) != 0 {
+		t.Errorf("%d backups left of a fix that was undone", len(l.Items))
+	}
+	t.Logf("half a fix undone:\n%s%s", r.stdout, r.stderr)
+}

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,6 +182,10 @@ func runBin(t *testing.T, bin string, args ...string) result {
 		r.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("run %s %v: %v", bin, args, err)
+	}
+	// A check that panics reports skip with "internal error": no run may.
+	if strings.Contains(r.stdout+r.stderr, "internal error") {
+		t.Errorf("%s %v printed an internal error:\n%s\n%s", filepath.Base(bin), args, r.stdout, r.stderr)
 	}
 	return r
 }

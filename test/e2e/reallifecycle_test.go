@@ -101,12 +101,15 @@ func TestRealDebugPodLifecycle(t *testing.T) {
 	gc := []string{"flannel", "gc", "--node", nodeName(0), "--apply", "--yes", "--lock-timeout", "60s"}
 
 	type fault struct {
-		name    string
-		args    []string
-		lock    bool           // hold the IPAM lock, so gc waits in its script
-		sig     syscall.Signal // sent after delay (0: none)
-		delay   time.Duration
-		proxy   string // "POST" or "DELETE": the pod call answered 3s late
+		name  string
+		args  []string
+		lock  bool           // hold the IPAM lock, so gc waits in its script
+		sig   syscall.Signal // sent after delay (0: none)
+		delay time.Duration
+		// proxy "POST": the pod create is answered 3s late (the server has
+		// made it); "DELETE": the pod delete is held 3s before it reaches
+		// the server, so a plugin that exits without waiting leaves the pod.
+		proxy   string
 		code    int
 		message string
 	}
@@ -136,8 +139,11 @@ func TestRealDebugPodLifecycle(t *testing.T) {
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
 			kc := kubeconfig
-			if f.proxy != "" {
+			switch f.proxy {
+			case http.MethodPost:
 				kc = newSlowProxy(t, 3*time.Second, isPodCall(f.proxy)).kubeconfig
+			case http.MethodDelete:
+				kc = newHoldingProxy(t, 3*time.Second, isPodCall(f.proxy)).kubeconfig
 			}
 			if f.lock {
 				defer holdLock(t, 0, 90*time.Second)()

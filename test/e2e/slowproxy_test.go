@@ -34,6 +34,18 @@ func newSlowProxy(t *testing.T, delay time.Duration, slow func(*http.Request) bo
 	})
 }
 
+// newHoldingProxy holds matching requests before forwarding them: the
+// server acts only after delay, and not at all when the client gives up
+// meanwhile (the forwarded request carries the client's context).
+func newHoldingProxy(t *testing.T, delay time.Duration, hold func(*http.Request) bool) *proxy {
+	t.Helper()
+	return newProxy(t, func(r *http.Request) {
+		if hold(r) {
+			time.Sleep(delay)
+		}
+	}, nil)
+}
+
 func newProxy(t *testing.T, before func(*http.Request), after func(*http.Response)) *proxy {
 	t.Helper()
 	cfg, err := clientcmd.LoadFromFile(kubeconfig)

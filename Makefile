@@ -11,7 +11,7 @@ SHELL := /usr/bin/env bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
-PKG     := github.com/kubectl-acknet/kubectl-acknet/pkg/plugin
+PKG     := github.com/kubectl-acknet/kubectl-acknet/internal/plugin
 LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 
 TOOLS            := $(CURDIR)/.cache/tools
@@ -45,7 +45,7 @@ test-unit: ## Unit tests and, with ACKNET_FIXTURES set, the fixture conformance 
 test-fuzz: ## Each parser's and editor's fuzz target, briefly
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $$t ($(FUZZTIME))"; \
-		go test ./pkg/$${t%%:*} -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) || exit 1; \
+		go test ./internal/$${t%%:*} -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
 test-e2e: rig ## End-to-end tests of the built binary against the local cluster and its real nodes (root)
@@ -116,7 +116,7 @@ lint: $(GOLANGCI) ## golangci-lint, pinned
 	$(GOLANGCI) run --build-tags e2e ./...
 
 shellcheck:
-	shellcheck -x hack/*.sh hack/lib/*.sh .ci/run pkg/nodescripts/scripts/*.sh completion/kubectl_complete-acknet
+	shellcheck -x hack/*.sh hack/lib/*.sh .ci/run internal/nodescripts/scripts/*.sh completion/kubectl_complete-acknet
 
 verify: vet lint shellcheck verify-docs ## Formatting, go.mod tidiness, vet, lint, shellcheck, docs
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

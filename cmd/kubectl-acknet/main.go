@@ -8,7 +8,7 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/plugin"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/plugin"
 )
 
 func main() {

@@ -22,8 +22,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/connectivity"
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/connectivity"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/nodeexec"
 )
 
 // counting counts the requests of every transport the client makes.

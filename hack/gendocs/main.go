@@ -17,10 +17,10 @@ import (
 	"github.com/spf13/cobra/doc"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/connectivity"
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/plugin"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/connectivity"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/nodeexec"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/plugin"
 )
 
 func main() {

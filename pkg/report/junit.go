@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 )
 
 type junitSuites struct {

@@ -4,7 +4,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 )
 
 // markdown writes the report for a ticket: a table of checks, then the

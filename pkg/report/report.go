@@ -3,7 +3,7 @@
 package report
 
 import (
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 )
 
 // Schema identifiers of the report.
@@ -35,12 +35,12 @@ type ClusterInfo struct {
 
 // CheckResult is one check in the report.
 type CheckResult struct {
-	ID       string           `json:"id"`
-	Title    string           `json:"title"`
-	Status   checks.Status    `json:"status"`
-	Summary  string           `json:"summary"`
-	Findings []checks.Finding `json:"findings"`
-	Docs     string           `json:"docs"`
+	ID       string    `json:"id"`
+	Title    string    `json:"title"`
+	Status   Status    `json:"status"`
+	Summary  string    `json:"summary"`
+	Findings []Finding `json:"findings"`
+	Docs     string    `json:"docs"`
 }
 
 // IPv6Kind is the kind of the `ipv6 verify` report, which has the same schema.

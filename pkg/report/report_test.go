@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/checks"
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/cluster"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
 )
 
 func sample() *DoctorReport {

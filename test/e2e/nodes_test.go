@@ -12,7 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/nodeexec"
 	"github.com/kubectl-acknet/kubectl-acknet/test/scenario"
 )
 

@@ -22,7 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/kubectl-acknet/kubectl-acknet/pkg/nodeexec"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/nodeexec"
 )
 
 // plantLeak writes, on real node i, a host-local file for an unused IP of

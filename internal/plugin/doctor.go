@@ -1,0 +1,266 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/report"
+)
+
+const doctorExample = `  # Check the cluster of the current context
+  kubectl acknet doctor
+
+  # Only the Flannel checks, as JSON for a pipeline that fails on warnings
+  kubectl acknet doctor --checks 'flannel.*' -o json --fail-on warn
+
+  # Everything but the DNS checks, reading kube-proxy and Terway logs of the last hour
+  kubectl acknet doctor --skip 'dns.*' --logs --since 1h
+
+  # List the checks and what each looks for
+  kubectl acknet doctor --list-checks`
+
+// DoctorOptions are the options of `kubectl acknet doctor`.
+type DoctorOptions struct {
+	genericiooptions.IOStreams
+	Global *GlobalOptions
+
+	Output       string
+	Checks       []string
+	Skip         []string
+	FailOn       string
+	ListChecks   bool
+	Logs         bool
+	Since        time.Duration
+	LogLines     int64
+	ChunkSize    int64
+	VSwitchCIDRs []string
+	NodeChecks   bool
+	NodeOptions
+
+	failOn   checks.Status
+	selected []checks.Check
+	cidrs    []netip.Prefix
+	// vswitchByID are the --vswitch-cidrs given as vsw-ID=CIDR.
+	vswitchByID map[string][]netip.Prefix
+	color       bool
+	client      kubernetes.Interface
+	config      *rest.Config
+	server      string
+}
+
+func newDoctorCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
+	o := &DoctorOptions{IOStreams: streams, Global: g}
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check the cluster's container network against the ACK FAQ",
+		Long: `doctor reads the cluster once (nodes, pods, Services, DaemonSets, the ACK
+ConfigMaps in kube-system and recent Warning events) and runs every check of
+the catalog against it. It changes nothing.
+
+Each check reports pass, info, warn, fail or skip. A skip says why: the check
+does not apply (a Flannel check on a Terway cluster), or doctor could not read
+what it needs (RBAC, a missing ConfigMap).
+
+Exit codes: 0 when no check is at or above --fail-on, 2 when one is, 1 when
+doctor could not run (no cluster, bad flags).`,
+		Example: doctorExample,
+		Args:    cobra.NoArgs,
+		RunE:    runOptions(o),
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Output, "output", "o", "table", "Output format: table, json, yaml, junit (one test case per check) or markdown (for tickets)")
+	f.StringSliceVar(&o.Checks, "checks", nil, "Run only these checks (IDs or globs such as 'flannel.*'; comma-separated or repeated)")
+	f.StringSliceVar(&o.Skip, "skip", nil, "Do not run these checks (IDs or globs)")
+	f.StringVar(&o.FailOn, "fail-on", "fail", "Exit 2 when a check has this status or worse: info, warn or fail")
+	f.BoolVar(&o.ListChecks, "list-checks", false, "List the checks and exit")
+	f.BoolVar(&o.Logs, "logs", false, "Also read kube-proxy and Terway pod logs (one request per pod)")
+	f.DurationVar(&o.Since, "since", time.Hour, "With --logs: how far back to read")
+	f.Int64Var(&o.LogLines, "log-lines", 2000, "With --logs: at most this many lines per pod")
+	f.Int64Var(&o.ChunkSize, "chunk-size", 500, "Page size of LIST requests")
+	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of all the vSwitches Terway allocates from (enables terway.pod-outside-vswitch); vsw-ID=CIDR instead checks the pods of the dynamic configs that name that vSwitch (terway.dynamic-config)")
+	f.BoolVar(&o.NodeChecks, "node-checks", false, "Also run the node.* checks: one debug pod per node (all nodes unless --node or -l)")
+	o.addFlags(f)
+	return cmd
+}
+
+// Complete fills in what the flags imply.
+func (o *DoctorOptions) Complete() error {
+	var err error
+	if o.ListChecks {
+		return nil
+	}
+	if o.failOn, err = checks.ParseStatus(o.FailOn); err != nil {
+		return usageErr("--fail-on %v", err)
+	}
+	for _, c := range o.VSwitchCIDRs {
+		// CIDR, or vsw-ID=CIDR: by ID they also check the dynamic configs
+		// that name the vSwitch.
+		id, cidr, byID := strings.Cut(strings.TrimSpace(c), "=")
+		if !byID {
+			cidr = id
+		}
+		id = strings.TrimSpace(id)
+		p, perr := netip.ParsePrefix(strings.TrimSpace(cidr))
+		if perr != nil || (byID && !strings.HasPrefix(id, "vsw-")) {
+			return usageErr("--vswitch-cidrs: %q is neither a CIDR nor vsw-ID=CIDR", c)
+		}
+		// By ID they judge only the nodes of the configs naming them:
+		// terway.pod-outside-vswitch wants every vSwitch, so plain CIDRs.
+		if !byID {
+			o.cidrs = append(o.cidrs, p.Masked())
+			continue
+		}
+		if o.vswitchByID == nil {
+			o.vswitchByID = map[string][]netip.Prefix{}
+		}
+		o.vswitchByID[id] = append(o.vswitchByID[id], p.Masked())
+	}
+	o.color = !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
+	cs, cfg, err := o.Global.Clientset()
+	if err != nil {
+		return err
+	}
+	o.client, o.config, o.server = cs, cfg, cfg.Host
+	return nil
+}
+
+// Validate checks flag combinations.
+func (o *DoctorOptions) Validate() error {
+	if o.ListChecks {
+		return nil
+	}
+	if err := report.CheckFormat(o.Output); err != nil {
+		return usageErr("%v", err)
+	}
+	if o.ChunkSize < 1 {
+		return usageErr("--chunk-size must be positive")
+	}
+	if o.NodeChecks {
+		if len(o.Nodes) == 0 && o.Selector == "" {
+			o.AllNodes = true
+		}
+		if err := o.validate(); err != nil {
+			return err
+		}
+	} else if len(o.Nodes) > 0 || o.Selector != "" || o.AllNodes {
+		return usageErr("--node, -l and --all-nodes choose the nodes of --node-checks; add --node-checks")
+	}
+	all := checks.All()
+	if !o.NodeChecks && len(o.Checks) == 0 {
+		// Node-side checks launch pods; they run only when asked for.
+		var clusterSide []checks.Check
+		for _, c := range all {
+			if !c.Node {
+				clusterSide = append(clusterSide, c)
+			}
+		}
+		all = clusterSide
+	}
+	var err error
+	if o.selected, err = checks.Select(all, o.Checks, o.Skip); err != nil {
+		return usageErr("%v", err)
+	}
+	if len(o.selected) == 0 {
+		return usageErr("--checks and --skip leave no check to run")
+	}
+	return nil
+}
+
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf(format, args...)
+}
+
+// Run reads the cluster, runs the checks and prints the report.
+func (o *DoctorOptions) Run(ctx context.Context) error {
+	if o.ListChecks {
+		return o.listChecks()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	snap, err := cluster.Read(ctx, o.client, cluster.Options{
+		ChunkSize:    o.ChunkSize,
+		Logs:         o.Logs,
+		LogSince:     o.Since,
+		LogLines:     o.LogLines,
+		VSwitchCIDRs: o.cidrs,
+		VSwitchByID:  o.vswitchByID,
+	})
+	if err != nil {
+		err = o.describeReadError(err)
+		if o.Output == "junit" {
+			// CI collects the file whatever happened; give it a valid one.
+			_ = report.JUnitError(o.Out, report.Kind, err)
+		}
+		return err
+	}
+	env := checks.NewEnv(snap)
+	if o.NodeChecks {
+		facts, err := o.gatherNodeFacts(ctx, env)
+		if err != nil {
+			return err
+		}
+		env.NodeFacts = facts
+	}
+	rep := report.Build(env, o.server, checks.Run(env, o.selected))
+	if err := (report.Printer{Format: o.Output, Color: o.color, FailOn: o.failOn}).Print(o.Out, rep); err != nil {
+		return fmt.Errorf("print report: %w", err)
+	}
+	if rep.Worst().Rank() >= o.failOn.Rank() {
+		return ErrFindings
+	}
+	return nil
+}
+
+// describeReadError turns a transport failure into one line that names the
+// server and the cause, without client-go's URL noise.
+func (o *DoctorOptions) describeReadError(err error) error {
+	var unreachable *cluster.UnreachableError
+	if !errors.As(err, &unreachable) {
+		return fmt.Errorf("read cluster: %w", err)
+	}
+	cause := unreachable.Err
+	var uerr *url.Error
+	if errors.As(cause, &uerr) {
+		cause = uerr.Err
+	}
+	ctxName := ""
+	if o.Global.ConfigFlags.Context != nil && *o.Global.ConfigFlags.Context != "" {
+		ctxName = " (context " + *o.Global.ConfigFlags.Context + ")"
+	}
+	return fmt.Errorf("cannot reach the API server at %s%s: %w", o.server, ctxName, cause)
+}
+
+func (o *DoctorOptions) listChecks() error {
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	if _, err := fmt.Fprintln(w, "CHECK\tSEVERITY\tTITLE"); err != nil {
+		return err
+	}
+	for _, c := range checks.All() {
+		title := c.Title
+		if c.Node {
+			title += " (doctor --node-checks)"
+		}
+		if _, err := fmt.Fprintf(w, "%s\t%s\t%s\n", c.ID, c.Severity, title); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}

@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -48,7 +47,7 @@ type ConnectivityOptions struct {
 	Attempts    int
 	Timeout     time.Duration
 	Concurrency int
-	Output      string
+	*ReportFlags
 
 	client kubernetes.Interface
 	config *rest.Config
@@ -84,7 +83,7 @@ and timeout. The pods listen on port 80 and, for the hostNetwork ones, on
 --host-port of their node.`
 
 func newConnectivityTestCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
-	o := &ConnectivityOptions{IOStreams: streams, Global: g}
+	o := &ConnectivityOptions{IOStreams: streams, Global: g, ReportFlags: NewReportFlags(false)}
 	cmd := &cobra.Command{
 		Use:   "test",
 		Short: "Test pod, Service, node and DNS paths with real traffic from test pods",
@@ -116,7 +115,7 @@ func newConnectivityTestCmd(streams genericiooptions.IOStreams, g *GlobalOptions
 	f.IntVar(&o.Attempts, "attempts", 3, "Tries, a second apart, before a path counts as broken")
 	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "Time limit of the whole run: deploy, test, clean up")
 	f.IntVar(&o.Concurrency, "concurrency", 8, "How many test pods dial at once")
-	f.StringVarP(&o.Output, "output", "o", "table", "Output format: table, json, yaml, junit or markdown")
+	o.ReportFlags.AddFlags(f, "table, json, yaml, junit or markdown")
 	return cmd
 }
 
@@ -127,13 +126,13 @@ func (o *ConnectivityOptions) Complete() error {
 		return err
 	}
 	o.client, o.config, o.server = cs, cfg, cfg.Host
-	return nil
+	return o.ReportFlags.Complete()
 }
 
 // Validate checks the flags.
 func (o *ConnectivityOptions) Validate() error {
-	if err := report.CheckFormat(o.Output); err != nil {
-		return usageErr("%v", err)
+	if err := o.ReportFlags.Validate(); err != nil {
+		return err
 	}
 	modes := 0
 	for _, set := range []bool{len(o.Nodes) > 0, o.Selector != "", o.AllZones} {
@@ -254,14 +253,7 @@ func (o *ConnectivityOptions) Run(ctx context.Context) error {
 		info.KubeProxyMode = w.Summary.Mode
 	}
 	rep := report.BuildKind(report.ConnectivityKind, info, outcomes)
-	color := !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
-	if err := (report.Printer{Format: o.Output, Color: color, FailOn: checks.StatusFail}).Print(o.Out, rep); err != nil {
-		return err
-	}
-	if rep.Worst() == checks.StatusFail {
-		return ErrFindings
-	}
-	return nil
+	return o.Print(o.Out, o.Global.NoColor, rep)
 }
 
 // deployAndTest returns the results and how many test pods ran them.

@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -41,10 +40,9 @@ type DoctorOptions struct {
 	genericiooptions.IOStreams
 	Global *GlobalOptions
 
-	Output       string
+	*ReportFlags
 	Checks       []string
 	Skip         []string
-	FailOn       string
 	ListChecks   bool
 	Logs         bool
 	Since        time.Duration
@@ -54,19 +52,17 @@ type DoctorOptions struct {
 	NodeChecks   bool
 	NodeOptions
 
-	failOn   checks.Status
 	selected []checks.Check
 	cidrs    []netip.Prefix
 	// vswitchByID are the --vswitch-cidrs given as vsw-ID=CIDR.
 	vswitchByID map[string][]netip.Prefix
-	color       bool
 	client      kubernetes.Interface
 	config      *rest.Config
 	server      string
 }
 
 func newDoctorCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
-	o := &DoctorOptions{IOStreams: streams, Global: g}
+	o := &DoctorOptions{IOStreams: streams, Global: g, ReportFlags: NewReportFlags(true)}
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check the cluster's container network against the ACK FAQ",
@@ -85,10 +81,9 @@ doctor could not run (no cluster, bad flags).`,
 		RunE:    runOptions(o),
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Output, "output", "o", "table", "Output format: table, json, yaml, junit (one test case per check) or markdown (for tickets)")
+	o.ReportFlags.AddFlags(f, "table, json, yaml, junit (one test case per check) or markdown (for tickets)")
 	f.StringSliceVar(&o.Checks, "checks", nil, "Run only these checks (IDs or globs such as 'flannel.*'; comma-separated or repeated)")
 	f.StringSliceVar(&o.Skip, "skip", nil, "Do not run these checks (IDs or globs)")
-	f.StringVar(&o.FailOn, "fail-on", "fail", "Exit 2 when a check has this status or worse: info, warn or fail")
 	f.BoolVar(&o.ListChecks, "list-checks", false, "List the checks and exit")
 	f.BoolVar(&o.Logs, "logs", false, "Also read kube-proxy and Terway pod logs (one request per pod)")
 	f.DurationVar(&o.Since, "since", time.Hour, "With --logs: how far back to read")
@@ -106,8 +101,8 @@ func (o *DoctorOptions) Complete() error {
 	if o.ListChecks {
 		return nil
 	}
-	if o.failOn, err = checks.ParseStatus(o.FailOn); err != nil {
-		return usageErr("--fail-on %v", err)
+	if err = o.ReportFlags.Complete(); err != nil {
+		return err
 	}
 	for _, c := range o.VSwitchCIDRs {
 		// CIDR, or vsw-ID=CIDR: by ID they also check the dynamic configs
@@ -132,7 +127,6 @@ func (o *DoctorOptions) Complete() error {
 		}
 		o.vswitchByID[id] = append(o.vswitchByID[id], p.Masked())
 	}
-	o.color = !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
 	cs, cfg, err := o.Global.Clientset()
 	if err != nil {
 		return err
@@ -146,8 +140,8 @@ func (o *DoctorOptions) Validate() error {
 	if o.ListChecks {
 		return nil
 	}
-	if err := report.CheckFormat(o.Output); err != nil {
-		return usageErr("%v", err)
+	if err := o.ReportFlags.Validate(); err != nil {
+		return err
 	}
 	if o.ChunkSize < 1 {
 		return usageErr("--chunk-size must be positive")
@@ -220,13 +214,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		env.NodeFacts = facts
 	}
 	rep := report.Build(env, o.server, checks.Run(env, o.selected))
-	if err := (report.Printer{Format: o.Output, Color: o.color, FailOn: o.failOn}).Print(o.Out, rep); err != nil {
-		return fmt.Errorf("print report: %w", err)
-	}
-	if rep.Worst().Rank() >= o.failOn.Rank() {
-		return ErrFindings
-	}
-	return nil
+	return o.Print(o.Out, o.Global.NoColor, rep)
 }
 
 // describeReadError turns a transport failure into one line that names the

@@ -16,12 +16,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/ackconf"
-	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/ipv6"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/nodeexec"
@@ -44,18 +42,16 @@ type IPv6VerifyOptions struct {
 	AllNamespaces bool
 	LabelSelector string
 	FieldSelector string
-	Output        string
-	FailOn        string
-	Listen        bool
-	MaxPods       int
-	Probe         bool
-	ProbeNode     string
-	PerNode       bool
-	External      []string
-	DialTimeout   time.Duration
+	*ReportFlags
+	Listen      bool
+	MaxPods     int
+	Probe       bool
+	ProbeNode   string
+	PerNode     bool
+	External    []string
+	DialTimeout time.Duration
 
 	namespace string
-	failOn    checks.Status
 	external  [][2]string
 	client    kubernetes.Interface
 	config    *rest.Config
@@ -63,7 +59,7 @@ type IPv6VerifyOptions struct {
 }
 
 func newIPv6VerifyCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
-	o := &IPv6VerifyOptions{IOStreams: streams, Global: g}
+	o := &IPv6VerifyOptions{IOStreams: streams, Global: g, ReportFlags: NewReportFlags(true)}
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify dual-stack: nodes, pod IPs, Service families, listeners (--listen) and reachability (--probe)",
@@ -93,8 +89,7 @@ nothing.`,
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Pods and Services of every namespace")
 	f.StringVarP(&o.LabelSelector, "selector", "l", "", "Only pods and Services matching this label selector")
 	f.StringVar(&o.FieldSelector, "field-selector", "", "Only pods matching this field selector")
-	f.StringVarP(&o.Output, "output", "o", "table", "Output format: table, json, yaml, junit or markdown")
-	f.StringVar(&o.FailOn, "fail-on", "fail", "Exit 2 when a check has this status or worse: info, warn or fail")
+	o.ReportFlags.AddFlags(f, "table, json, yaml, junit or markdown")
 	f.BoolVar(&o.Listen, "listen", false, "Read the listening sockets of the selected pods from their nodes (one debug pod per node)")
 	f.IntVar(&o.MaxPods, "max-pods", 50, "With --listen: examine at most this many pods")
 	f.BoolVar(&o.Probe, "probe", false, "Dial the IPv6 pod IPs and ClusterIPs from a probe pod")
@@ -109,8 +104,8 @@ nothing.`,
 // Complete resolves the namespace and builds the client.
 func (o *IPv6VerifyOptions) Complete() error {
 	var err error
-	if o.failOn, err = checks.ParseStatus(o.FailOn); err != nil {
-		return usageErr("--fail-on %v", err)
+	if err = o.ReportFlags.Complete(); err != nil {
+		return err
 	}
 	if o.AllNamespaces {
 		o.namespace = metav1.NamespaceAll
@@ -127,8 +122,8 @@ func (o *IPv6VerifyOptions) Complete() error {
 
 // Validate checks flag combinations and the external targets.
 func (o *IPv6VerifyOptions) Validate() error {
-	if err := report.CheckFormat(o.Output); err != nil {
-		return usageErr("%v", err)
+	if err := o.ReportFlags.Validate(); err != nil {
+		return err
 	}
 	if !o.Probe && (o.ProbeNode != "" || o.PerNode || len(o.External) > 0) {
 		return usageErr("--probe-node, --per-node and --external go with --probe")
@@ -195,14 +190,7 @@ func (o *IPv6VerifyOptions) Run(ctx context.Context) error {
 		}
 	}
 	rep := report.BuildKind(report.IPv6Kind, report.ClusterInfo{Server: o.server, Nodes: len(in.Nodes), Pods: pods}, outcomes)
-	color := !o.Global.NoColor && printers.AllowsColorOutput(o.Out)
-	if err := (report.Printer{Format: o.Output, Color: color, FailOn: o.failOn}).Print(o.Out, rep); err != nil {
-		return err
-	}
-	if rep.Worst().Rank() >= o.failOn.Rank() {
-		return ErrFindings
-	}
-	return nil
+	return o.Print(o.Out, o.Global.NoColor, rep)
 }
 
 func (o *IPv6VerifyOptions) read(ctx context.Context) (ipv6.Input, error) {

@@ -13,7 +13,10 @@ import (
 
 func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	err := plugin.NewRootCmd(streams).ExecuteContext(context.Background())
+	// Signals are handled here, once, for every command.
+	ctx, stop := plugin.WithInterrupts(context.Background(), os.Stderr, os.Exit)
+	err := plugin.NewRootCmd(streams).ExecuteContext(ctx)
+	stop()
 	// Findings were already reported (doctor's report); print nothing more.
 	if !plugin.Silent(err) {
 		fmt.Fprintln(os.Stderr, "error:", err)

@@ -52,8 +52,6 @@ type ConnectivityOptions struct {
 	client kubernetes.Interface
 	config *rest.Config
 	server string
-	// exit ends the process on a second interrupt; tests replace it.
-	exit func(int)
 }
 
 const connectivityLong = `test deploys short-lived test pods in a namespace of its own, sends real
@@ -217,12 +215,11 @@ func (o *ConnectivityOptions) Run(ctx context.Context) error {
 		Concurrency: o.Concurrency, WaitTimeout: min(2*time.Minute, o.Timeout/2), Deadline: o.Timeout + time.Minute,
 		ClusterDomain: env.ClusterDomain(), Progress: progress,
 	})
-	rctx, stop := interruptible(ctx, o.IOStreams, "interrupted: deleting the test namespace "+ns, o.exit, func() []string {
+	restore := onInterrupt(ctx, "interrupted: deleting the test namespace "+ns, func() []string {
 		return []string{"namespace/" + ns}
 	})
-	results, testPods, runErr := o.deployAndTest(rctx, runner, names, cells)
-	interrupted := rctx.Err()
-	stop()
+	results, testPods, runErr := o.deployAndTest(ctx, runner, names, cells)
+	restore()
 	if runner.Created() {
 		runner.Progress("tested; deleting namespace %s", ns)
 	}
@@ -231,8 +228,8 @@ func (o *ConnectivityOptions) Run(ctx context.Context) error {
 	} else if runner.Created() {
 		runner.Progress("deleted")
 	}
-	if interrupted != nil && ctx.Err() == nil {
-		return joinErr(fmt.Errorf("interrupted: %w", interrupted), runErr)
+	if interrupted(ctx) {
+		return joinErr(ErrInterrupted, runErr)
 	}
 	if runErr != nil {
 		return runErr

@@ -133,8 +133,7 @@ func (o *ConntrackOptions) Run(ctx context.Context) error {
 		return o.set(ctx, nodes)
 	}
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
-	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
-	defer stop()
+	defer o.onInterrupt(ctx, runner)()
 	stats, results := collect(ctx, runner, "conntrack", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.ConntrackStats, error) {
 		return runScript(ctx, s, nodescripts.Conntrack, s.HostRoot(), nil, nil, nodescripts.ParseConntrack)
 	})
@@ -197,8 +196,7 @@ func (o *ConntrackOptions) set(ctx context.Context, nodes []string) error {
 		env["ALLOW_LOWER"] = "1"
 	}
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
-	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
-	defer stop()
+	defer o.onInterrupt(ctx, runner)()
 	res, results := collect(ctx, runner, "conntrack-set", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.ConntrackSetResult, error) {
 		return runScript(ctx, s, nodescripts.ConntrackSet, s.HostRoot(), env, nil, nodescripts.ParseConntrackSet)
 	})

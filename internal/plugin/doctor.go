@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -186,8 +183,6 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	if o.ListChecks {
 		return o.listChecks()
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	snap, err := cluster.Read(ctx, o.client, cluster.Options{
 		ChunkSize:    o.ChunkSize,

@@ -53,8 +53,7 @@ func (o *DoctorOptions) gatherNodeFacts(ctx context.Context, env *checks.Env) (m
 	all := nodescripts.Combined("node-checks", scripts...)
 
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
-	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
-	defer stop()
+	defer o.onInterrupt(ctx, runner)()
 	facts := map[string]*checks.NodeFacts{}
 	var mu sync.Mutex
 	results := runner.Run(ctx, "node-checks", nodes, func(ctx context.Context, s *nodeexec.Session) error {

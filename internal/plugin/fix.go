@@ -209,9 +209,8 @@ func (o *FixOptions) Run(ctx context.Context) error {
 	}
 	o.client, o.config = cs, cfg
 	o.nodes = o.runner(cs, cfg, progressWriter(o.ErrOut))
-	o.onInterrupt = "interrupted: stopping; nothing more is written or deleted, debug pods are removed"
-	ctx, stop := o.interruptible(ctx, o.IOStreams, o.nodes)
-	defer stop()
+	o.interruptMsg = "interrupted: stopping; nothing more is written or deleted, debug pods are removed"
+	defer o.onInterrupt(ctx, o.nodes)()
 	if o.Rollback != "" {
 		return o.rollback(ctx)
 	}

@@ -214,10 +214,9 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 	if o.Cordon {
 		msg += ", uncordoning the node"
 	}
-	ctx, stop := interruptible(ctx, o.IOStreams, msg, o.exit, func() []string {
+	defer onInterrupt(ctx, msg, func() []string {
 		return append(runner.Leftovers(), cordoned.leftovers()...)
-	})
-	defer stop()
+	})()
 
 	plans := map[string]*nodePlan{}
 	var mu sync.Mutex

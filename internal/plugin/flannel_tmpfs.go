@@ -132,8 +132,7 @@ func (o *FlannelTmpfsOptions) Run(ctx context.Context) error {
 	}
 
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
-	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
-	defer stop()
+	defer o.onInterrupt(ctx, runner)()
 	env := map[string]string{"NETWORK": o.network, "IPAM_DIRS": strings.Join(o.ipamDirs, " ")}
 	scans, results := collect(ctx, runner, "flannel-tmpfs", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.ScanResult, error) {
 		return runScript(ctx, s, nodescripts.FlannelScan, s.HostRoot(), env, nil, nodescripts.ParseScan)

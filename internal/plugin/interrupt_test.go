@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -10,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
 
@@ -35,19 +35,26 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// Signals are handled once, in main: the first interrupt prints what the
+// running command said and cancels; the second exits at once.
 func TestFirstInterruptCancelsSecondExits(t *testing.T) {
 	exited := make(chan int, 1)
-	n := &NodeOptions{exit: func(code int) { exited <- code }}
+	n := &NodeOptions{}
 	r := nodeexec.NewRunner(fake.NewSimpleClientset(), &rest.Config{}, nodeexec.Options{})
 	var errOut syncBuffer
-	ctx, stop := n.interruptible(context.Background(), genericiooptions.IOStreams{ErrOut: &errOut}, r)
+	ctx, stop := WithInterrupts(context.Background(), &errOut, func(code int) { exited <- code })
 	defer stop()
+	// Before the command says anything, an interrupt would say "stopping".
+	defer n.onInterrupt(ctx, r)()
 
 	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-ctx.Done():
+		if !interrupted(ctx) {
+			t.Errorf("cancelled by %v, want ErrInterrupted", context.Cause(ctx))
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the first interrupt did not cancel the work")
 	}
@@ -68,4 +75,21 @@ func TestFirstInterruptCancelsSecondExits(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// What a command says on interrupt is its own while it runs, and put back
+// after; outside WithInterrupts saying it does nothing.
+func TestOnInterruptRestores(t *testing.T) {
+	ctx, stop := WithInterrupts(context.Background(), io.Discard, func(int) {})
+	defer stop()
+	in := ctx.Value(interruptsKey{}).(*interrupts)
+	restore := onInterrupt(ctx, "interrupted: deleting the test namespace x", func() []string { return []string{"namespace/x"} })
+	if in.msg != "interrupted: deleting the test namespace x" || in.leftovers == nil {
+		t.Errorf("registered %q", in.msg)
+	}
+	restore()
+	if in.msg != "interrupted: stopping" || in.leftovers != nil {
+		t.Errorf("after restore %q", in.msg)
+	}
+	onInterrupt(context.Background(), "x", nil)() // must not panic
 }

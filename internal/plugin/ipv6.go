@@ -169,17 +169,16 @@ func (o *IPv6VerifyOptions) Run(ctx context.Context) error {
 	}
 	if o.Listen || o.Probe {
 		runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
-		rctx, stop := o.interruptible(ctx, o.IOStreams, runner)
+		restore := o.onInterrupt(ctx, runner)
 		if o.Listen {
-			o.readListeners(rctx, runner, &in)
+			o.readListeners(ctx, runner, &in)
 		}
 		if o.Probe {
-			o.probe(rctx, runner, &in)
+			o.probe(ctx, runner, &in)
 		}
-		interrupted := rctx.Err()
-		stop()
-		if interrupted != nil {
-			return fmt.Errorf("interrupted: %w", interrupted)
+		restore()
+		if err := context.Cause(ctx); err != nil {
+			return fmt.Errorf("ipv6 verify: %w", err)
 		}
 	}
 	outcomes := ipv6.Verify(in, o.Listen, o.Probe)

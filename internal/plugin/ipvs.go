@@ -133,8 +133,7 @@ func (o *IPVSModulesOptions) Run(ctx context.Context) error {
 		}
 	}
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
-	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
-	defer stop()
+	defer o.onInterrupt(ctx, runner)()
 	env := modulesEnv(o.Scheduler, o.Apply)
 	res := map[string]*nodescripts.ModulesResult{}
 	var mu sync.Mutex
@@ -312,8 +311,7 @@ func (o *IPVSTimeoutOptions) Run(ctx context.Context) error {
 		env["TCP"], env["TCPFIN"], env["UDP"] = strconv.Itoa(o.timeouts.TCP), strconv.Itoa(o.timeouts.TCPFin), strconv.Itoa(o.timeouts.UDP)
 	}
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
-	ctx, stop := o.interruptible(ctx, o.IOStreams, runner)
-	defer stop()
+	defer o.onInterrupt(ctx, runner)()
 	res, results := collect(ctx, runner, "ipvs-timeout", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.TimeoutsResult, error) {
 		return runScript(ctx, s, nodescripts.IPVSTimeout, s.HostRoot(), env, nil, nodescripts.ParseTimeouts)
 	})

@@ -6,19 +6,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -42,11 +39,9 @@ type NodeOptions struct {
 	// at a fake host root; users never need it.
 	HostRoot string
 
-	// exit ends the process on a second interrupt; tests replace it.
-	exit func(int)
-	// onInterrupt is what the first interrupt prints; commands that do more
-	// than run debug pods say what stops.
-	onInterrupt string
+	// interruptMsg is what the first interrupt prints; commands that do
+	// more than run debug pods say what stops.
+	interruptMsg string
 }
 
 func (n *NodeOptions) addFlags(f *pflag.FlagSet) {
@@ -166,50 +161,14 @@ func progressWriter(errOut io.Writer) io.Writer {
 	return nil
 }
 
-// interruptible returns a context that the first SIGINT/SIGTERM cancels, so
-// the runner deletes its pods; a second one exits at once and says what may
-// be left behind.
-func (n *NodeOptions) interruptible(parent context.Context, streams genericiooptions.IOStreams, r *nodeexec.Runner) (context.Context, func()) {
-	msg := n.onInterrupt
+// onInterrupt says that the first interrupt deletes the runner's debug
+// pods, and names them if a second one exits at once.
+func (n *NodeOptions) onInterrupt(ctx context.Context, r *nodeexec.Runner) func() {
+	msg := n.interruptMsg
 	if msg == "" {
 		msg = "interrupted: deleting the debug pods"
 	}
-	return interruptible(parent, streams, msg, n.exit, r.Leftovers)
-}
-
-// interruptible is the two-stage Ctrl-C of every command that creates
-// objects: the first SIGINT/SIGTERM prints msg and cancels the context (the
-// command then deletes what it made, with a fresh context); a second one
-// exits at once, naming what may be left (leftovers) and the cleanup
-// command. exit is os.Exit unless a test replaces it.
-func interruptible(parent context.Context, streams genericiooptions.IOStreams, msg string, exit func(int), leftovers func() []string) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(parent)
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	stopped := make(chan struct{})
-	if exit == nil {
-		exit = os.Exit
-	}
-	go func() {
-		select {
-		case <-sigs:
-			fmt.Fprintln(streams.ErrOut, msg+" (interrupt again to exit at once)")
-			cancel()
-		case <-stopped:
-			return
-		}
-		select {
-		case <-sigs:
-			fmt.Fprintf(streams.ErrOut, "exiting; what may be left: %s\nremove it with: kubectl acknet cleanup\n", strings.Join(leftovers(), ", "))
-			exit(130)
-		case <-stopped:
-		}
-	}()
-	return ctx, func() {
-		signal.Stop(sigs)
-		close(stopped)
-		cancel()
-	}
+	return onInterrupt(ctx, msg, r.Leftovers)
 }
 
 // nodeFailures summarizes per-node errors as one error, or nil.

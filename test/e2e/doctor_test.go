@@ -202,18 +202,35 @@ func TestThroughKubectlPluginDiscovery(t *testing.T) {
 	}
 }
 
+// The README's read-only RBAC is enough: the rig's readonly user has exactly
+// get/list on the resources it names (hack/rig/rbac.yaml) and sees what the
+// admin sees, check by check; and doctor sends nothing but GETs, no watch.
 func TestReadOnlyUser(t *testing.T) {
 	load(t, "flannel-broken")
-	admin := parseReport(t, acknet(t, "doctor", "-o", "json"))
-	r := acknet(t, "doctor", "-o", "json", "--context", "readonly")
-	ro := parseReport(t, r)
-	if r.code != 2 {
-		t.Errorf("exit %d: %s", r.code, r.stderr)
-	}
-	for _, c := range admin.Checks {
-		if got := ro.status(c.ID); got != c.Status {
-			t.Errorf("%s: read-only user sees %s, admin %s", c.ID, got, c.Status)
+	var mu sync.Mutex
+	var writes []string
+	proxy := newProxy(t, func(r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Query().Get("watch") != "" {
+			mu.Lock()
+			writes = append(writes, r.Method+" "+r.URL.String())
+			mu.Unlock()
 		}
+	}, nil)
+	for _, args := range [][]string{{"doctor", "-o", "json"}, {"doctor", "-o", "json", "--logs"}} {
+		admin := parseReport(t, runWith(t, proxy.kubeconfig, args...))
+		r := acknet(t, append(args, "--context", "readonly")...)
+		ro := parseReport(t, r)
+		if r.code != 2 {
+			t.Errorf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		for _, c := range admin.Checks {
+			if got := ro.status(c.ID); got != c.Status || ro.summary(c.ID) != c.Summary {
+				t.Errorf("%v %s: read-only user sees %s (%s), admin %s (%s)", args, c.ID, got, ro.summary(c.ID), c.Status, c.Summary)
+			}
+		}
+	}
+	if len(writes) > 0 {
+		t.Errorf("doctor sent more than GET/LIST:\n%s", strings.Join(writes, "\n"))
 	}
 }
 

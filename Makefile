@@ -30,7 +30,7 @@ FUZZ_TARGETS     := ackconf:FuzzParseENIConfig ackconf:FuzzParseFlannelCNI ackco
 DEMO_SCENARIO    ?= flannel-broken
 DEMO_NODE        ?=
 
-.PHONY: bench docs verify-docs dist krew-e2e all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
+.PHONY: readme verify-readme bench docs verify-docs dist krew-e2e all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
 
 all: build
 
@@ -118,7 +118,13 @@ lint: $(GOLANGCI) ## golangci-lint, pinned
 shellcheck:
 	shellcheck -x hack/*.sh hack/lib/*.sh .ci/run internal/nodescripts/scripts/*.sh completion/kubectl_complete-acknet
 
-verify: vet lint shellcheck verify-docs ## Formatting, go.mod tidiness, vet, lint, shellcheck, docs
+readme: rig ## Write the README's transcripts (cluster-side commands) from the binary, run against the local cluster
+	ACKNET_UPDATE_README=1 ACKNET_E2E_REAL_NODES=0 go test -count=1 -tags e2e -run '^TestREADMETranscripts$$' ./test/e2e/
+
+verify-readme: rig ## Fail when a README transcript is not what the binary prints
+	ACKNET_E2E_REAL_NODES=0 go test -count=1 -tags e2e -run '^TestREADMETranscripts$$' ./test/e2e/
+
+verify: vet lint shellcheck verify-docs verify-readme ## Formatting, go.mod tidiness, vet, lint, shellcheck, docs
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go mod tidy -diff
 

@@ -97,16 +97,7 @@ func FuzzSetYAML(f *testing.F) {
 		if err := yaml.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("result does not decode: %v\nin:\n%s\nout:\n%s", err, text, out)
 		}
-		m := want
-		for _, k := range path[:len(path)-1] {
-			sub, ok := m[k].(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				m[k] = sub
-			}
-			m = sub
-		}
-		m[path[len(path)-1]] = "10s"
+		setPath(want, path, "10s")
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("got %v\nwant %v\nin:\n%s\nout:\n%s", got, want, text, out)
 		}
@@ -141,16 +132,7 @@ func FuzzSetYAMLBlock(f *testing.F) {
 		if want == nil {
 			want = map[string]any{}
 		}
-		m := want
-		for _, k := range path[:len(path)-1] {
-			sub, ok := m[k].(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				m[k] = sub
-			}
-			m = sub
-		}
-		m[path[len(path)-1]] = "10s"
+		setPath(want, path, "10s")
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("got %v\nwant %v\nin:\n%s\nout:\n%s", got, want, text, out)
 		}
@@ -204,4 +186,18 @@ func blockYAML(seed []byte) string {
 		}
 	}
 	return b.String()
+}
+
+// setPath sets the value at path in a decoded document, making the mappings
+// on the way.
+func setPath(m map[string]any, path []string, v any) {
+	for _, k := range path[:len(path)-1] {
+		sub, ok := m[k].(map[string]any)
+		if !ok {
+			sub = map[string]any{}
+			m[k] = sub
+		}
+		m = sub
+	}
+	m[path[len(path)-1]] = v
 }

@@ -11,8 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/ackconf"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
@@ -23,9 +21,7 @@ import (
 
 // ConntrackOptions are the options of `kubectl acknet conntrack`.
 type ConntrackOptions struct {
-	genericiooptions.IOStreams
-	Global *GlobalOptions
-	NodeOptions
+	nodeCommand
 	// SetMax, when not 0, is the nf_conntrack_max to set (dry run without
 	// Apply).
 	SetMax     int64
@@ -35,13 +31,11 @@ type ConntrackOptions struct {
 
 	// ebpf names the Terway acceleration that tracks Service connections
 	// in eBPF maps ("" when none).
-	ebpf   string
-	client kubernetes.Interface
-	config *rest.Config
+	ebpf string
 }
 
 func newConntrackCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
-	o := &ConntrackOptions{IOStreams: streams, Global: g}
+	o := &ConntrackOptions{nodeCommand: nodeCommand{IOStreams: streams, Global: g}}
 	cmd := &cobra.Command{
 		Use:   "conntrack",
 		Short: "Show connection tracking usage of nodes (node.conntrack-usage), and raise its limit",
@@ -83,16 +77,6 @@ quick relief for a node whose table is full now.`,
 	cmd.Flags().BoolVar(&o.Apply, "apply", false, "With --set-max: change the nodes")
 	cmd.Flags().BoolVar(&o.Yes, "yes", false, "With --apply: do not ask for confirmation")
 	return cmd
-}
-
-// Complete connects.
-func (o *ConntrackOptions) Complete() error {
-	cs, cfg, err := o.connect(o.Global)
-	if err != nil {
-		return err
-	}
-	o.client, o.config = cs, cfg
-	return nil
 }
 
 // readEBPF reads whether Terway tracks connections in eBPF. Best effort:

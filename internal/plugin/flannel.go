@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/ackconf"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
@@ -48,9 +47,7 @@ const flannelGCExample = `  # Show which pod IPs of a node are leaked (dry run: 
 
 // FlannelGCOptions are the options of `kubectl acknet flannel gc`.
 type FlannelGCOptions struct {
-	genericiooptions.IOStreams
-	Global *GlobalOptions
-	NodeOptions
+	nodeCommand
 	Apply       bool
 	Yes         bool
 	MinAge      time.Duration
@@ -59,13 +56,11 @@ type FlannelGCOptions struct {
 
 	network  string
 	ipamDirs []string
-	client   kubernetes.Interface
-	config   *rest.Config
 	now      func() time.Time
 }
 
 func newFlannelGCCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
-	o := &FlannelGCOptions{IOStreams: streams, Global: g, now: time.Now}
+	o := &FlannelGCOptions{nodeCommand: nodeCommand{IOStreams: streams, Global: g}, now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "gc",
 		Short: "Find, and with --apply release, pod IPs that Flannel's host-local IPAM leaked",
@@ -107,16 +102,6 @@ one node at a time.`,
 }
 
 var networkNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-
-// Complete connects.
-func (o *FlannelGCOptions) Complete() error {
-	cs, cfg, err := o.connect(o.Global)
-	if err != nil {
-		return err
-	}
-	o.client, o.config = cs, cfg
-	return nil
-}
 
 // readScanTargets reads the Flannel network name and IPAM dirs from the
 // cluster and refuses what the node script cannot take.

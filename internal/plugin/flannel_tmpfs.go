@@ -10,8 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/ackconf"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
@@ -28,20 +26,16 @@ const flannelTmpfsExample = `  # Where every node keeps its IPAM state, and the 
 
 // FlannelTmpfsOptions are the options of `kubectl acknet flannel tmpfs`.
 type FlannelTmpfsOptions struct {
-	genericiooptions.IOStreams
-	Global *GlobalOptions
-	NodeOptions
+	nodeCommand
 
 	cni      *ackconf.FlannelCNI
 	version  string
 	network  string
 	ipamDirs []string
-	client   kubernetes.Interface
-	config   *rest.Config
 }
 
 func newFlannelTmpfsCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
-	o := &FlannelTmpfsOptions{IOStreams: streams, Global: g}
+	o := &FlannelTmpfsOptions{nodeCommand: nodeCommand{IOStreams: streams, Global: g}}
 	cmd := &cobra.Command{
 		Use:   "tmpfs",
 		Short: "Check, per node, that IPAM state moved to tmpfs, and print the FAQ's steps for the next node",
@@ -63,16 +57,6 @@ drains, deletes or reboots anything itself: a reboot is the operator's call.`,
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
-}
-
-// Complete connects.
-func (o *FlannelTmpfsOptions) Complete() error {
-	cs, cfg, err := o.connect(o.Global)
-	if err != nil {
-		return err
-	}
-	o.client, o.config = cs, cfg
-	return nil
 }
 
 // Validate has nothing to check beyond the node flags (checked in Complete).

@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/ackconf"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
@@ -34,21 +33,8 @@ func newIPVSCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Com
 
 // nodeAction holds what the ipvs commands share.
 type nodeAction struct {
-	genericiooptions.IOStreams
-	Global *GlobalOptions
-	NodeOptions
-	Yes    bool
-	client kubernetes.Interface
-	config *rest.Config
-}
-
-func (a *nodeAction) connect() error {
-	cs, cfg, err := a.NodeOptions.connect(a.Global)
-	if err != nil {
-		return err
-	}
-	a.client, a.config = cs, cfg
-	return nil
+	nodeCommand
+	Yes bool
 }
 
 // confirmChange asks before changing host state.
@@ -74,7 +60,7 @@ type IPVSModulesOptions struct {
 }
 
 func newIPVSModulesCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
-	o := &IPVSModulesOptions{nodeAction: nodeAction{IOStreams: streams, Global: g}}
+	o := &IPVSModulesOptions{nodeAction: nodeAction{nodeCommand: nodeCommand{IOStreams: streams, Global: g}}}
 	cmd := &cobra.Command{
 		Use:   "modules",
 		Short: "Check, and with --apply load and persist, the kernel modules of IPVS mode (node.ipvs-modules)",
@@ -89,7 +75,7 @@ With --apply it loads what is missing and appends what is not persisted to
   kubectl acknet ipvs modules --scheduler lc --node cn-hangzhou.192.168.0.10 --apply`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.connect(); err != nil {
+			if err := o.Complete(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -243,7 +229,7 @@ type IPVSTimeoutOptions struct {
 }
 
 func newIPVSTimeoutCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
-	o := &IPVSTimeoutOptions{nodeAction: nodeAction{IOStreams: streams, Global: g}}
+	o := &IPVSTimeoutOptions{nodeAction: nodeAction{nodeCommand: nodeCommand{IOStreams: streams, Global: g}}}
 	cmd := &cobra.Command{
 		Use:   "timeout",
 		Short: "Show, and with --set change, the IPVS timeouts of nodes (node.ipvs-timeouts)",
@@ -265,7 +251,7 @@ A node without ipvsadm fails with the FAQ's step: yum install -y ipvsadm.`,
 			if err := o.parseSet(); err != nil {
 				return err
 			}
-			if err := o.connect(); err != nil {
+			if err := o.Complete(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())

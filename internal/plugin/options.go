@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -28,6 +29,26 @@ func runOptions(o commandOptions) func(*cobra.Command, []string) error {
 		}
 		return o.Run(cmd.Context())
 	}
+}
+
+// nodeCommand is what the node commands share: streams, the global and node
+// flags, and the clients Complete makes.
+type nodeCommand struct {
+	genericiooptions.IOStreams
+	Global *GlobalOptions
+	NodeOptions
+	client kubernetes.Interface
+	config *rest.Config
+}
+
+// Complete checks the node flags and connects.
+func (c *nodeCommand) Complete() error {
+	cs, cfg, err := c.connect(c.Global)
+	if err != nil {
+		return err
+	}
+	c.client, c.config = cs, cfg
+	return nil
 }
 
 // connect checks the node-choosing flags, then connects: a flag error costs

@@ -153,7 +153,7 @@ func TestAskYes(t *testing.T) {
 func TestFlannelGCValidate(t *testing.T) {
 	base := func() *FlannelGCOptions {
 		return &FlannelGCOptions{network: "cb0", ipamDirs: []string{"/var/lib/cni/networks"}, Yes: true,
-			MinAge: 10 * time.Minute, LockTimeout: 30 * time.Second, NodeOptions: NodeOptions{Timeout: 2 * time.Minute}}
+			MinAge: 10 * time.Minute, LockTimeout: 30 * time.Second, nodeCommand: nodeCommand{NodeOptions: NodeOptions{Timeout: 2 * time.Minute}}}
 	}
 	tests := []struct {
 		name string

@@ -29,8 +29,19 @@ type Fixer struct {
 	Changes    string
 	ConfigMaps []string
 	Params     []Param
-	plan       func(in *Input, p *Plan) error
+	// Needs says what else of the cluster the command reads into Input.
+	Needs Need
+	plan  func(in *Input, p *Plan) error
 }
+
+// Need is a part of Input beyond the ConfigMaps and the server version.
+type Need int
+
+// The parts a fixer may need.
+const (
+	NeedFlannelVersion  Need = 1 << iota // Input.FlannelVersion
+	NeedNetworkPolicies                  // Input.NetworkPolicies and Example
+)
 
 // Input is what a fixer reads.
 type Input struct {

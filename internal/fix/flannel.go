@@ -152,6 +152,7 @@ func flannelHairpin() *Fixer {
 		ID:         "flannel.hairpin",
 		Changes:    `kube-flannel-cfg cni-conf.json: set "hairpinMode": true in the flannel plugin's "delegate"`,
 		ConfigMaps: []string{flannelCM},
+		Needs:      NeedFlannelVersion,
 	}
 	f.plan = func(in *Input, p *Plan) error {
 		if v, err := ackconf.ParseImageVersion(in.FlannelVersion); err == nil && v.Less(checks.FlannelHairpinSince) {
@@ -198,6 +199,7 @@ func flannelIPAMDataDir() *Fixer {
 		ID:         "flannel.ipam-datadir",
 		Changes:    `kube-flannel-cfg cni-conf.json: set the flannel plugin's "dataDir" and its host-local "ipam" "dataDir" under /var/run (tmpfs)`,
 		ConfigMaps: []string{flannelCM},
+		Needs:      NeedFlannelVersion,
 		Params: []Param{
 			{Name: "dataDir", Default: "/var/run/cni/flannel", Help: "flannel plugin state directory (under /var/run or /run)"},
 			{Name: "ipamDataDir", Default: "/var/run/cni/networks", Help: "host-local IPAM directory (under /var/run or /run)"},

@@ -79,6 +79,7 @@ func terwayNetworkPolicy() *Fixer {
 		ID:         "terway.network-policy",
 		Changes:    `eni-config: set data key disable_network_policy: "true" (refused while NetworkPolicy objects exist)`,
 		ConfigMaps: []string{eniCM},
+		Needs:      NeedNetworkPolicies,
 	}
 	f.plan = func(in *Input, p *Plan) error {
 		switch {

@@ -256,12 +256,12 @@ func (o *FixOptions) fix(ctx context.Context) error {
 		in.KubeMajor, _ = strconv.Atoi(strings.TrimSuffix(v.Major, "+"))
 		in.KubeMinor, _ = strconv.Atoi(strings.TrimSuffix(v.Minor, "+"))
 	}
-	if strings.HasPrefix(o.fixer.ID, "flannel.") {
+	if o.fixer.Needs&fix.NeedFlannelVersion != 0 {
 		if plugin, _, version := checks.PluginDaemonSet(compact(dss.Items)); plugin == checks.PluginFlannel {
 			in.FlannelVersion = version
 		}
 	}
-	if o.fixer.ID == "terway.network-policy" {
+	if o.fixer.Needs&fix.NeedNetworkPolicies != 0 {
 		o.countNetworkPolicies(ctx, in)
 	}
 	plan, err := o.fixer.Plan(in)

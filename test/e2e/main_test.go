@@ -60,6 +60,9 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 	rigBin = filepath.Join(repoRoot, ".cache", "rig", "bin")
+	if b := os.Getenv("ACKNET_RIG_BIN"); b != "" {
+		rigBin = b // where hack/build-rig.sh put them, too
+	}
 	baseline = readMachineState()
 	realDir, err = os.MkdirTemp(filepath.Join(repoRoot, ".cache"), "rig-e2e-real-")
 	if err != nil {

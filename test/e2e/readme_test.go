@@ -3,12 +3,16 @@
 package e2e
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A README transcript: the block after the line "<!-- transcript NAME -->"
@@ -76,16 +80,38 @@ func (tr transcript) run(t *testing.T) string {
 		if show == "" {
 			show = "kubectl acknet " + strings.Join(args, " ")
 		}
-		r := acknet(t, args...)
-		fmt.Fprintf(&b, "$ %s\n%s%s", show, r.stdout, r.stderr)
-		if r.code != 0 {
-			fmt.Fprintf(&b, "(exit %d)\n", r.code)
+		out, code := runCombined(t, args...)
+		fmt.Fprintf(&b, "$ %s\n%s", show, out)
+		if code != 0 {
+			fmt.Fprintf(&b, "(exit %d)\n", code)
 		}
-		if m := readmeBackupRe.FindString(r.stdout); m != "" && backup == "" {
+		if m := readmeBackupRe.FindString(out); m != "" && backup == "" {
 			backup = m
 		}
 	}
 	return b.String()
+}
+
+// runCombined runs the plugin with stdout and stderr on one pipe, so the
+// transcript shows them in the order a terminal would.
+func runCombined(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl-acknet"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	out, err := cmd.CombinedOutput()
+	if strings.Contains(string(out), "internal error") {
+		t.Errorf("%v printed an internal error:\n%s", args, out)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return string(out), 0
 }
 
 // readmeBlock finds the fenced block after the marker of name: the text

@@ -8,7 +8,6 @@ import (
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/ackconf"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
-	"github.com/kubectl-acknet/kubectl-acknet/internal/rollout"
 	"github.com/kubectl-acknet/kubectl-acknet/test/manifest"
 )
 
@@ -278,7 +277,7 @@ func TestConsumersOfFixtureDaemonSets(t *testing.T) {
 			t.Fatal(err)
 		}
 		dss := set.DaemonSets
-		if got := strings.Join(rollout.Consumers(dss, tt.cm), ","); got != tt.want {
+		if got := strings.Join(Readers(dss, tt.cm), ","); got != tt.want {
 			t.Errorf("%s: consumers of %s = %q, want %q", tt.file, tt.cm, got, tt.want)
 		}
 	}

@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/fatih/color"
-	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,9 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
-	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cmwrite"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/confdiff"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/fix"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/nodeexec"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/nodescripts"
@@ -257,9 +252,7 @@ func (o *FixOptions) fix(ctx context.Context) error {
 		in.KubeMinor, _ = strconv.Atoi(strings.TrimSuffix(v.Minor, "+"))
 	}
 	if o.fixer.Needs&fix.NeedFlannelVersion != 0 {
-		if plugin, _, version := checks.PluginDaemonSet(compact(dss.Items)); plugin == checks.PluginFlannel {
-			in.FlannelVersion = version
-		}
+		in.FlannelVersion = fix.FlannelVersion(dss.Items)
 	}
 	if o.fixer.Needs&fix.NeedNetworkPolicies != 0 {
 		o.countNetworkPolicies(ctx, in)
@@ -277,7 +270,7 @@ func (o *FixOptions) fix(ctx context.Context) error {
 	}
 	consumers := readers{}
 	for _, cm := range changed {
-		consumers[cm] = consumersOf(dss.Items, cm)
+		consumers[cm] = fix.Readers(dss.Items, cm)
 	}
 	if len(plan.Edits) == 0 {
 		fmt.Fprintln(o.Out, "nothing to change")
@@ -408,7 +401,7 @@ func (o *FixOptions) rollback(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list DaemonSets of %s: %w", fixNamespace, err)
 	}
-	return o.restart(ctx, readers{target: consumersOf(dss.Items, target)})
+	return o.restart(ctx, readers{target: fix.Readers(dss.Items, target)})
 }
 
 // checkSchedulerModule refuses a scheduler whose kernel module is neither
@@ -529,54 +522,9 @@ func (o *FixOptions) printPlan(p *fix.Plan) {
 
 // printDiff prints a unified diff of one ConfigMap key.
 func (o *FixOptions) printDiff(cm, key, before, after string, had, has bool) {
-	from, to := "a/"+fixNamespace+"/"+cm+"/"+key, "b/"+fixNamespace+"/"+cm+"/"+key
-	if !had {
-		from = "/dev/null"
-	}
-	if !has {
-		to = "/dev/null"
-	}
-	text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: diffLines(before, had), B: diffLines(after, has),
-		FromFile: from, ToFile: to, Context: 3,
-	})
-	if err != nil {
-		fmt.Fprintf(o.Out, "(cannot diff %s: %v)\n", key, err)
-		return
-	}
-	writeDiff(o.Out, text, o.color)
-}
-
-// diffLines splits text into lines that each end with a newline, so the
-// diff shows whole lines; a key that does not exist has none.
-func diffLines(s string, present bool) []string {
-	if !present || s == "" {
-		return nil
-	}
-	lines := strings.SplitAfter(s, "\n")
-	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	} else {
-		lines[len(lines)-1] += "\n"
-	}
-	return lines
-}
-
-func writeDiff(w io.Writer, text string, useColor bool) {
-	for _, line := range strings.SplitAfter(text, "\n") {
-		switch {
-		case !useColor || line == "":
-		case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
-			line = color.New(color.Bold).Sprint(strings.TrimSuffix(line, "\n")) + "\n"
-		case strings.HasPrefix(line, "+"):
-			line = color.GreenString("%s", strings.TrimSuffix(line, "\n")) + "\n"
-		case strings.HasPrefix(line, "-"):
-			line = color.RedString("%s", strings.TrimSuffix(line, "\n")) + "\n"
-		case strings.HasPrefix(line, "@@"):
-			line = color.CyanString("%s", strings.TrimSuffix(line, "\n")) + "\n"
-		}
-		fmt.Fprint(w, line)
-	}
+	confdiff.Write(o.Out, confdiff.Key{
+		Path: fixNamespace + "/" + cm + "/" + key, Before: before, After: after, Had: had, Has: has,
+	}, o.color)
 }
 
 func (o *FixOptions) countNetworkPolicies(ctx context.Context, in *fix.Input) {
@@ -594,35 +542,6 @@ func (o *FixOptions) countNetworkPolicies(ctx context.Context, in *fix.Input) {
 	if len(l.Items) > 0 {
 		in.Example = l.Items[0].Namespace + "/" + l.Items[0].Name
 	}
-}
-
-// consumersOf names the DaemonSets that read ConfigMap cm: those mounting
-// it; else, for agents that read it through the API, the network plugin's
-// DaemonSet for its ConfigMap and kube-proxy's DaemonSet of the same name.
-func consumersOf(dss []appsv1.DaemonSet, cm string) []string {
-	if out := rollout.Consumers(dss, cm); len(out) > 0 {
-		return out
-	}
-	plugin, ds, _ := checks.PluginDaemonSet(compact(dss))
-	switch {
-	case ds != nil && (cm == cluster.CMENIConfig && plugin == checks.PluginTerway || cm == cluster.CMFlannel && plugin == checks.PluginFlannel):
-		return []string{ds.Name}
-	case cm == cluster.CMKubeProxyWorker || cm == cluster.CMKubeProxyMaster:
-		for _, d := range dss {
-			if d.Name == cm {
-				return []string{cm}
-			}
-		}
-	}
-	return nil
-}
-
-func compact(dss []appsv1.DaemonSet) []cluster.DaemonSet {
-	out := make([]cluster.DaemonSet, len(dss))
-	for i := range dss {
-		out[i] = cluster.CompactDaemonSet(&dss[i])
-	}
-	return out
 }
 
 // readers maps a ConfigMap to the DaemonSets that read it.

@@ -15,7 +15,7 @@ func TestWrite(t *testing.T) {
 		want string
 	}{
 		{name: "a changed line, context around it",
-			k: Key{Path: "kube-system/kube-proxy-worker/config.conf", Before: "mode: ipvs\nipvs:\n  scheduler: lc\n", After: "mode: ipvs\nipvs:\n  scheduler: lc\n  udpTimeout: 10s\n", Had: true, Has: true},
+			k:    Key{Path: "kube-system/kube-proxy-worker/config.conf", Before: "mode: ipvs\nipvs:\n  scheduler: lc\n", After: "mode: ipvs\nipvs:\n  scheduler: lc\n  udpTimeout: 10s\n", Had: true, Has: true},
 			want: "--- a/kube-system/kube-proxy-worker/config.conf\n+++ b/kube-system/kube-proxy-worker/config.conf\n@@ -1,3 +1,4 @@\n mode: ipvs\n ipvs:\n   scheduler: lc\n+  udpTimeout: 10s\n"},
 		{name: "a new key diffs against /dev/null",
 			k:    Key{Path: "kube-system/eni-config/disable_network_policy", After: "true", Has: true},

@@ -11,6 +11,9 @@ BIN="${ACKNET_RIG_BIN:-$ROOT/.cache/rig/bin}"
 NODES="${NODES:-1000}"
 PODS="${PODS:-30000}"
 ROUNDS="${ROUNDS:-3}"
+# COMPARE: another kubectl-acknet build (an earlier commit's) measured beside
+# this one, to show what a change did.
+COMPARE="${COMPARE:-}"
 # shellcheck source=hack/lib/fakeroot.sh
 source "$ROOT/hack/lib/fakeroot.sh"
 
@@ -71,10 +74,17 @@ for pct in 10 100; do
 	for r in $(seq 1 "$ROUNDS"); do
 		log "scale $n nodes / $p pods, round $r"
 		measure doctor "$PLUGIN" doctor -o json --request-stats
+		measure ipv6-verify-A "$PLUGIN" ipv6 verify -A -o json --request-stats
+		if [[ -n "$COMPARE" ]]; then
+			measure doctor@compare "$COMPARE" doctor -o json --request-stats
+			measure ipv6-verify-A@compare "$COMPARE" ipv6 verify -A -o json --request-stats
+		fi
 		measure raw bash -c "$(declare -f raw_lists); SERVER=$SERVER TOKEN=$TOKEN raw_lists"
 		measure kubectl bash -c "$(declare -f kubectl_get); BIN=$BIN kubectl_get"
 	done
-	for what in doctor raw kubectl; do
+	whats=(doctor ipv6-verify-A raw kubectl)
+	[[ -z "$COMPARE" ]] || whats+=(doctor@compare ipv6-verify-A@compare)
+	for what in "${whats[@]}"; do
 		wall="$(awk -v w="$what" '$1 == w {print $2}' "$OUT" | median)"
 		rss="$(awk -v w="$what" '$1 == w {print $3}' "$OUT" | median)"
 		req="$(awk -v w="$what" '$1 == w {print $4}' "$OUT" | median)"

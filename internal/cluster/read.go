@@ -74,7 +74,7 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // recorded in Snapshot.Reads.
 func Read(ctx context.Context, cs kubernetes.Interface, opts Options) (*Snapshot, error) {
 	if opts.ChunkSize <= 0 {
-		opts.ChunkSize = 500
+		opts.ChunkSize = DefaultChunkSize
 	}
 	now := time.Now
 	if opts.Now != nil {
@@ -155,10 +155,13 @@ func (r *reader) readVersion() error {
 	return nil
 }
 
-// listPaged calls list with growing continue tokens until the last page. When
+// DefaultChunkSize is the page size of LIST calls, as kubectl's.
+const DefaultChunkSize = 500
+
+// ListPaged calls list with growing continue tokens until the last page. When
 // the token expires mid-way (410), it calls reset and starts over once, so
 // aggregates never count an object twice.
-func listPaged(ctx context.Context, chunk int64, base metav1.ListOptions, list func(metav1.ListOptions) (string, error), reset func()) error {
+func ListPaged(ctx context.Context, chunk int64, base metav1.ListOptions, list func(metav1.ListOptions) (string, error), reset func()) error {
 	for attempt := 0; ; attempt++ {
 		opts := base
 		opts.Limit = chunk
@@ -184,7 +187,7 @@ func listPaged(ctx context.Context, chunk int64, base metav1.ListOptions, list f
 
 func (r *reader) readNodesAndDynamicConfigs(ctx context.Context) {
 	var nodes []Node
-	err := listPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
+	err := ListPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
 		l, err := r.cs.CoreV1().Nodes().List(ctx, o)
 		if err != nil {
 			return "", err
@@ -267,7 +270,7 @@ func (r *reader) getConfigMap(ctx context.Context, name string) {
 
 func (r *reader) readServices(ctx context.Context) {
 	var out []Service
-	err := listPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
+	err := ListPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
 		l, err := r.cs.CoreV1().Services(metav1.NamespaceAll).List(ctx, o)
 		if err != nil {
 			return "", err
@@ -294,7 +297,7 @@ func (r *reader) readServices(ctx context.Context) {
 
 func (r *reader) readDaemonSets(ctx context.Context) {
 	var out []DaemonSet
-	err := listPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
+	err := ListPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
 		l, err := r.cs.AppsV1().DaemonSets(metav1.NamespaceAll).List(ctx, o)
 		if err != nil {
 			return "", err
@@ -329,7 +332,7 @@ func CompactDaemonSet(ds *appsv1.DaemonSet) DaemonSet {
 
 func (r *reader) readEvents(ctx context.Context) {
 	var out []Event
-	err := listPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{FieldSelector: "type=Warning"}, func(o metav1.ListOptions) (string, error) {
+	err := ListPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{FieldSelector: "type=Warning"}, func(o metav1.ListOptions) (string, error) {
 		l, err := r.cs.CoreV1().Events(metav1.NamespaceAll).List(ctx, o)
 		if err != nil {
 			return "", err
@@ -405,7 +408,7 @@ func (r *reader) readPods(ctx context.Context) {
 		stats = PodStats{PodNetworkIPs: map[string]int{}, Tracked: map[string]PodState{}}
 	}
 	reset()
-	err := listPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
+	err := ListPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
 		l, err := r.cs.CoreV1().Pods(metav1.NamespaceAll).List(ctx, o)
 		if err != nil {
 			return "", err

@@ -83,7 +83,7 @@ func TestAggregateCapsSamples(t *testing.T) {
 func TestListPagedRestartsOnceWhenTheTokenExpires(t *testing.T) {
 	expired := apierrors.NewResourceExpired("continue token too old")
 	calls, resets, seen := 0, 0, 0
-	err := listPaged(context.Background(), 2, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
+	err := ListPaged(context.Background(), 2, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
 		calls++
 		if o.Limit != 2 {
 			t.Errorf("limit %d", o.Limit)
@@ -104,7 +104,7 @@ func TestListPagedRestartsOnceWhenTheTokenExpires(t *testing.T) {
 	}
 
 	// A second expiry is returned, not retried forever.
-	err = listPaged(context.Background(), 2, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
+	err = ListPaged(context.Background(), 2, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
 		if o.Continue == "" {
 			return "next", nil
 		}

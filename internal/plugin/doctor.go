@@ -85,7 +85,7 @@ doctor could not run (no cluster, bad flags).`,
 	f.BoolVar(&o.Logs, "logs", false, "Also read kube-proxy and Terway pod logs (one request per pod)")
 	f.DurationVar(&o.Since, "since", time.Hour, "With --logs: how far back to read")
 	f.Int64Var(&o.LogLines, "log-lines", 2000, "With --logs: at most this many lines per pod")
-	f.Int64Var(&o.ChunkSize, "chunk-size", 500, "Page size of LIST requests")
+	f.Int64Var(&o.ChunkSize, "chunk-size", cluster.DefaultChunkSize, "Page size of LIST requests")
 	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of all the vSwitches Terway allocates from (enables terway.pod-outside-vswitch); vsw-ID=CIDR instead checks the pods of the dynamic configs that name that vSwitch (terway.dynamic-config)")
 	f.BoolVar(&o.NodeChecks, "node-checks", false, "Also run the node.* checks: one debug pod per node (all nodes unless --node or -l)")
 	o.addFlags(f)

@@ -192,23 +192,50 @@ func (o *IPv6VerifyOptions) Run(ctx context.Context) error {
 	return o.Print(o.Out, o.Global.NoColor, rep)
 }
 
+// read lists nodes, pods and Services page by page, keeping of each only
+// what the checks read (ipv6.Compact*), so memory stays small on a large
+// cluster.
 func (o *IPv6VerifyOptions) read(ctx context.Context) (ipv6.Input, error) {
 	var in ipv6.Input
-	nodes, err := o.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	err := cluster.ListPaged(ctx, cluster.DefaultChunkSize, metav1.ListOptions{}, func(opts metav1.ListOptions) (string, error) {
+		l, err := o.client.CoreV1().Nodes().List(ctx, opts)
+		if err != nil {
+			return "", err
+		}
+		for i := range l.Items {
+			in.Nodes = append(in.Nodes, ipv6.CompactNode(&l.Items[i]))
+		}
+		return l.Continue, nil
+	}, func() { in.Nodes = nil })
 	if err != nil {
 		return in, fmt.Errorf("list nodes: %w", err)
 	}
-	in.Nodes = nodes.Items
-	pods, err := o.client.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: o.LabelSelector, FieldSelector: o.FieldSelector})
+	err = cluster.ListPaged(ctx, cluster.DefaultChunkSize, metav1.ListOptions{LabelSelector: o.LabelSelector, FieldSelector: o.FieldSelector}, func(opts metav1.ListOptions) (string, error) {
+		l, err := o.client.CoreV1().Pods(o.namespace).List(ctx, opts)
+		if err != nil {
+			return "", err
+		}
+		for i := range l.Items {
+			in.Pods = append(in.Pods, ipv6.CompactPod(&l.Items[i]))
+		}
+		return l.Continue, nil
+	}, func() { in.Pods = nil })
 	if err != nil {
 		return in, fmt.Errorf("list pods: %w", err)
 	}
-	in.Pods = pods.Items
-	svcs, err := o.client.CoreV1().Services(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: o.LabelSelector})
+	err = cluster.ListPaged(ctx, cluster.DefaultChunkSize, metav1.ListOptions{LabelSelector: o.LabelSelector}, func(opts metav1.ListOptions) (string, error) {
+		l, err := o.client.CoreV1().Services(o.namespace).List(ctx, opts)
+		if err != nil {
+			return "", err
+		}
+		for i := range l.Items {
+			in.Services = append(in.Services, ipv6.CompactService(&l.Items[i]))
+		}
+		return l.Continue, nil
+	}, func() { in.Services = nil })
 	if err != nil {
 		return in, fmt.Errorf("list services: %w", err)
 	}
-	in.Services = svcs.Items
 	if cm, err := o.client.CoreV1().ConfigMaps(cluster.SystemNamespace).Get(ctx, cluster.CMENIConfig, metav1.GetOptions{}); err == nil {
 		if c := ackconf.ParseENIConfig(cm.Data); c.ENIConf != nil {
 			in.TerwayIPStack = c.ENIConf.IPStack

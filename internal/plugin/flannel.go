@@ -538,28 +538,29 @@ func podsOnNodes(ctx context.Context, cs kubernetes.Interface, nodes []string) (
 		}
 		out[p.Spec.NodeName] = append(out[p.Spec.NodeName], fp)
 	}
-	list := func(selector string) error {
-		opts := metav1.ListOptions{FieldSelector: selector, Limit: 500}
-		for {
+	// reset forgets what a listing that must start over had added.
+	list := func(selector string, reset func()) error {
+		err := cluster.ListPaged(ctx, cluster.DefaultChunkSize, metav1.ListOptions{FieldSelector: selector}, func(opts metav1.ListOptions) (string, error) {
 			l, err := cs.CoreV1().Pods("").List(ctx, opts)
 			if err != nil {
-				return fmt.Errorf("list pods: %w", err)
+				return "", err
 			}
 			for i := range l.Items {
 				add(&l.Items[i])
 			}
-			if l.Continue == "" {
-				return nil
-			}
-			opts.Continue = l.Continue
+			return l.Continue, nil
+		}, reset)
+		if err != nil {
+			return fmt.Errorf("list pods: %w", err)
 		}
+		return nil
 	}
 	const perNodeLimit = 50
 	if len(nodes) > perNodeLimit {
-		return out, list("")
+		return out, list("", func() { clear(out) })
 	}
 	for _, n := range nodes {
-		if err := list("spec.nodeName=" + n); err != nil {
+		if err := list("spec.nodeName="+n, func() { delete(out, n) }); err != nil {
 			return nil, err
 		}
 	}

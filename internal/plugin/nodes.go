@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/nodeexec"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/nodescripts"
 )
@@ -118,19 +119,18 @@ func (n *NodeOptions) resolve(ctx context.Context, cs kubernetes.Interface) ([]s
 		return sortedUnique(n.Nodes), nil
 	}
 	var names []string
-	opts := metav1.ListOptions{LabelSelector: n.Selector, Limit: 500}
-	for {
+	err := cluster.ListPaged(ctx, cluster.DefaultChunkSize, metav1.ListOptions{LabelSelector: n.Selector}, func(opts metav1.ListOptions) (string, error) {
 		l, err := cs.CoreV1().Nodes().List(ctx, opts)
 		if err != nil {
-			return nil, fmt.Errorf("list nodes: %w", err)
+			return "", err
 		}
 		for _, node := range l.Items {
 			names = append(names, node.Name)
 		}
-		if l.Continue == "" {
-			break
-		}
-		opts.Continue = l.Continue
+		return l.Continue, nil
+	}, func() { names = nil })
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
 	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("no node matches")

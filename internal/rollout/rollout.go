@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -310,23 +311,23 @@ func ownedPods(ctx context.Context, cs kubernetes.Interface, ds *appsv1.DaemonSe
 	if err != nil || sel.Empty() {
 		return nil, fmt.Errorf("DaemonSet %s/%s has no usable selector", ds.Namespace, ds.Name)
 	}
-	opts := metav1.ListOptions{LabelSelector: sel.String(), Limit: 500}
 	var out []corev1.Pod
-	for {
+	err = cluster.ListPaged(ctx, cluster.DefaultChunkSize, metav1.ListOptions{LabelSelector: sel.String()}, func(opts metav1.ListOptions) (string, error) {
 		l, err := cs.CoreV1().Pods(ds.Namespace).List(ctx, opts)
 		if err != nil {
-			return nil, fmt.Errorf("list pods of DaemonSet %s/%s: %w", ds.Namespace, ds.Name, err)
+			return "", err
 		}
 		for _, p := range l.Items {
 			if owned(&p, ds) {
 				out = append(out, p)
 			}
 		}
-		if l.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = l.Continue
+		return l.Continue, nil
+	}, func() { out = nil })
+	if err != nil {
+		return nil, fmt.Errorf("list pods of DaemonSet %s/%s: %w", ds.Namespace, ds.Name, err)
 	}
+	return out, nil
 }
 
 func owned(p *corev1.Pod, ds *appsv1.DaemonSet) bool {

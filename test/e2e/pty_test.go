@@ -94,7 +94,7 @@ func TestPromptOnATerminal(t *testing.T) {
 	load(t, "flannel-broken")
 	before := kubeSystemData(t)
 	out, code := runPTY(t, nil, "n", "fix", "kubeproxy.ipvs-udp-timeout", "--apply")
-	if code != 1 || !strings.Contains(out, "Write kube-system/ConfigMap/kube-proxy-worker (a backup of each first)? [y/N]") ||
+	if code != 1 || !strings.Contains(out, "Write kube-system/kube-proxy-worker (a backup of each first)? [y/N]") ||
 		!strings.Contains(out, "not confirmed; nothing changed") {
 		t.Fatalf("answer n: exit %d\n%s", code, out)
 	}

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // ptyOut is what the plugin wrote to its terminal.
@@ -101,14 +103,20 @@ func TestPromptOnATerminal(t *testing.T) {
 	if after := kubeSystemData(t); after["kube-proxy-worker"]["config.conf"] != before["kube-proxy-worker"]["config.conf"] || len(after) != len(before) {
 		t.Fatalf("answer n wrote something:\n%s", after["kube-proxy-worker"]["config.conf"])
 	}
+	if l, err := adminClient(t).CoreV1().ConfigMaps("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "acknet.kubectl.io/backup-of"}); err != nil || len(l.Items) != 0 {
+		t.Fatalf("answer n left backups: %v (%v)", l, err)
+	}
 
 	out, code = runPTY(t, nil, "y", "fix", "kubeproxy.ipvs-udp-timeout", "--apply")
 	if code != 0 || !strings.Contains(out, "wrote kube-system/ConfigMap/kube-proxy-worker; backup ") {
 		t.Fatalf("answer y: exit %d\n%s", code, out)
 	}
-	after := kubeSystemData(t)
-	if !strings.Contains(after["kube-proxy-worker"]["config.conf"], "udpTimeout: 10s") || len(after) != len(before)+1 {
-		t.Errorf("answer y: kube-proxy-worker not written or no backup (%d ConfigMaps, were %d):\n%s", len(after), len(before), after["kube-proxy-worker"]["config.conf"])
+	if after := kubeSystemData(t); !strings.Contains(after["kube-proxy-worker"]["config.conf"], "udpTimeout: 10s") {
+		t.Errorf("answer y: kube-proxy-worker not written:\n%s", after["kube-proxy-worker"]["config.conf"])
+	}
+	backups, err := adminClient(t).CoreV1().ConfigMaps("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "acknet.kubectl.io/backup-of=kube-proxy-worker"})
+	if err != nil || len(backups.Items) != 1 {
+		t.Errorf("answer y: want one backup of kube-proxy-worker, got %v (%v)", backups, err)
 	}
 }
 

@@ -69,6 +69,8 @@ type Check struct {
 	// the remediation. Both feed --list-checks and docs/checks.md.
 	Why string
 	Fix string
+	// Evidence says what the check reads, for its reference page.
+	Evidence string
 	// Node is true for node-side checks, which need doctor --node-checks.
 	Node bool
 	Run  func(*Env) Result

@@ -30,6 +30,6 @@ func Page(c Check) string {
 		b.WriteString(", node-side: runs with `kubectl acknet doctor --node-checks`")
 	}
 	fmt.Fprintf(&b, ".\n\n## What and why\n\n%s\n\n## Evidence\n\n%s\n\n## Fix\n\n%s\n\n## See also\n\n- [ACK container network FAQ](%s)\n- [All checks](../checks.md)\n",
-		c.Why, c.Evidence(), c.Fix, FAQ)
+		c.Why, c.Evidence, c.Fix, FAQ)
 	return b.String()
 }

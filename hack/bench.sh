@@ -31,7 +31,9 @@ measure() {
 	/usr/bin/time -f '%e %M' -o "$t" "$@" >/dev/null 2>"$t.err" || true
 	local req
 	req="$(sed -n 's/^api-requests: //p' "$t.err" | tail -n 1)"
-	echo "$name $(cat "$t") ${req:--}" >>"$OUT"
+	# time prints "Command exited with non-zero status N" first when CMD
+	# fails (ipv6 verify exits 2 on findings): the numbers are the last line.
+	echo "$name $(tail -n 1 "$t") ${req:--}" >>"$OUT"
 	rm -f "$t" "$t.err"
 }
 

@@ -11,9 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 )
 
 var backupRe = regexp.MustCompile(`backup (acknet-backup-[a-z0-9-]+)`)
@@ -252,22 +254,9 @@ func TestFixEveryConfigCheck(t *testing.T) {
 func TestFixConflict(t *testing.T) {
 	load(t, "flannel-broken")
 	cs := adminClient(t)
-	interfered := false
-	proxy := newProxy(t, func(r *http.Request) {
-		if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/configmaps/kube-proxy-worker") || interfered {
-			return
-		}
-		interfered = true
-		cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(context.Background(), "kube-proxy-worker", metav1.GetOptions{})
-		if err != nil {
-			t.Error(err)
-			return
-		}
+	proxy := editBeforeFirstPut(t, cs, "kube-proxy-worker", func(cm *corev1.ConfigMap) {
 		cm.Data["config.conf"] = strings.Replace(cm.Data["config.conf"], "clusterCIDR: 172.26.0.0/16", "clusterCIDR: 172.26.0.0/16 # edited by someone else", 1)
-		if _, err := cs.CoreV1().ConfigMaps("kube-system").Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
-			t.Error(err)
-		}
-	}, nil)
+	})
 	r := runWith(t, proxy.kubeconfig, "fix", "kubeproxy.ipvs-udp-timeout", "--apply", "--yes")
 	if r.code != 1 || !strings.Contains(r.stderr, "changed after it was read") || !strings.Contains(r.stderr, "nothing written to it") {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -386,22 +375,9 @@ func TestFixTwoConfigMapsAllOrNothing(t *testing.T) {
 	load(t, "flannel-broken")
 	cs := adminClient(t)
 	before := kubeSystemData(t)
-	interfered := false
-	proxy := newProxy(t, func(r *http.Request) {
-		if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/configmaps/kube-proxy-worker") || interfered {
-			return
-		}
-		interfered = true
-		cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(context.Background(), "kube-proxy-worker", metav1.GetOptions{})
-		if err != nil {
-			t.Error(err)
-			return
-		}
+	proxy := editBeforeFirstPut(t, cs, "kube-proxy-worker", func(cm *corev1.ConfigMap) {
 		cm.Annotations = map[string]string{"edited-by": "someone else"}
-		if _, err := cs.CoreV1().ConfigMaps("kube-system").Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
-			t.Error(err)
-		}
-	}, nil)
+	})
 	r := runWith(t, proxy.kubeconfig, "fix", "kubeproxy.conntrack-max-per-core", "--set", "maxPerCore=131072", "--apply", "--yes")
 	// "wrote" is said only of what stays written: here nothing.
 	if r.code != 1 || strings.Contains(r.stdout, "wrote ") ||
@@ -419,4 +395,27 @@ func TestFixTwoConfigMapsAllOrNothing(t *testing.T) {
 		t.Errorf("%d backups left of a fix that was undone", len(l.Items))
 	}
 	t.Logf("half a fix undone:\n%s%s", r.stdout, r.stderr)
+}
+
+// editBeforeFirstPut returns a proxy that, when the plugin first PUTs
+// ConfigMap kube-system/name, changes it with edit just before the PUT
+// reaches the server: the plugin's write then conflicts.
+func editBeforeFirstPut(t *testing.T, cs kubernetes.Interface, name string, edit func(*corev1.ConfigMap)) *proxy {
+	t.Helper()
+	interfered := false
+	return newProxy(t, func(r *http.Request) {
+		if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/configmaps/"+name) || interfered {
+			return
+		}
+		interfered = true
+		cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		edit(cm)
+		if _, err := cs.CoreV1().ConfigMaps("kube-system").Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+		}
+	}, nil)
 }

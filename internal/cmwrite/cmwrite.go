@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"strings"
 	"time"
 
@@ -105,7 +106,8 @@ func (s *Store) Backup(ctx context.Context, cm *corev1.ConfigMap, by string) (st
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("back up %s: %w", Object(cm), err)
+			// A create cut off after it reached the server may have made it.
+			return "", fmt.Errorf("back up %s (as %s, which may exist): %w", Object(cm), b.Name, err)
 		}
 		return b.Name, nil
 	}
@@ -114,8 +116,10 @@ func (s *Store) Backup(ctx context.Context, cm *corev1.ConfigMap, by string) (st
 
 // Write backs up c.From and then stores c's data with c.From's
 // resourceVersion. On a conflict nothing is written, the now stale backup is
-// removed and the error wraps ErrChanged; on another failure of the update
-// the backup is kept and named.
+// removed and the error wraps ErrChanged. When the update fails otherwise (a
+// timeout, Ctrl-C, a lost connection), the server may still have applied it:
+// Write reads the ConfigMap again and reports what it holds, so a write that
+// landed counts as written and one that did not says so.
 func (s *Store) Write(ctx context.Context, c Change, by string) (Written, error) {
 	backup, err := s.Backup(ctx, c.From, by)
 	if err != nil {
@@ -125,15 +129,28 @@ func (s *Store) Write(ctx context.Context, c Change, by string) (Written, error)
 	updated.Data, updated.BinaryData = c.Data, c.BinaryData
 	cms := s.Client.CoreV1().ConfigMaps(c.From.Namespace)
 	stored, err := cms.Update(ctx, updated, metav1.UpdateOptions{})
+	if err == nil {
+		return Written{Stored: stored, Backup: backup}, nil
+	}
+	checkCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
 	if apierrors.IsConflict(err) {
-		_ = cms.Delete(context.WithoutCancel(ctx), backup, metav1.DeleteOptions{})
+		_ = cms.Delete(checkCtx, backup, metav1.DeleteOptions{})
 		return Written{}, fmt.Errorf("%s %w (resourceVersion %s): nothing written to it, the other change is kept",
 			Object(c.From), ErrChanged, c.From.ResourceVersion)
 	}
-	if err != nil {
-		return Written{}, fmt.Errorf("write %s: %w (backup %s kept)", Object(c.From), err, backup)
+	now, gerr := cms.Get(checkCtx, c.From.Name, metav1.GetOptions{})
+	switch {
+	case gerr != nil:
+		return Written{}, fmt.Errorf("write %s: %w; it may have been written (reading it back failed: %w); its backup is %s", Object(c.From), err, gerr, backup)
+	case now.ResourceVersion == c.From.ResourceVersion:
+		_ = cms.Delete(checkCtx, backup, metav1.DeleteOptions{})
+		return Written{}, fmt.Errorf("write %s: %w; nothing written to it", Object(c.From), err)
+	case reflect.DeepEqual(now.Data, c.Data) && reflect.DeepEqual(now.BinaryData, c.BinaryData):
+		return Written{Stored: now, Backup: backup}, nil // it landed before the failure was seen
+	default:
+		return Written{}, fmt.Errorf("write %s: %w; it has changed since it was read, not to what was written; its backup is %s", Object(c.From), err, backup)
 	}
-	return Written{Stored: stored, Backup: backup}, nil
 }
 
 // WriteAll writes every change or none: when one fails, those already
@@ -163,7 +180,10 @@ func (s *Store) WriteAll(ctx context.Context, changes []Change, by string) ([]Wr
 				kept = append(kept, fmt.Sprintf("%s (could not put it back: %v; its backup is %s)", Object(orig), uerr, d.Backup))
 				continue
 			}
-			_ = cms.Delete(undoCtx, d.Backup, metav1.DeleteOptions{})
+			if derr := cms.Delete(undoCtx, d.Backup, metav1.DeleteOptions{}); derr != nil {
+				undone = append(undone, fmt.Sprintf("%s (its backup %s could not be removed: %v)", Object(orig), d.Backup, derr))
+				continue
+			}
 			undone = append(undone, Object(orig))
 		}
 		if len(undone) > 0 {

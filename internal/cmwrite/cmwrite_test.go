@@ -78,15 +78,15 @@ func TestWriteAllIsAllOrNothing(t *testing.T) {
 				}
 				return nil
 			},
-			wantErr: "put back as it was", wantIs: context.Canceled, wantMaster: "old-m", wantWorker: "old-w", backups: 1},
-		{name: "the first fails: nothing written, its backup kept and named",
+			wantErr: "put back as it was", wantIs: context.Canceled, wantMaster: "old-m", wantWorker: "old-w", backups: 0},
+		{name: "the first fails: nothing written, no backup left",
 			fail: func(name, v string, _ func()) error {
 				if name == "kube-proxy-master" {
 					return errors.New("boom")
 				}
 				return nil
 			},
-			wantErr: "write kube-system/ConfigMap/kube-proxy-master: boom (backup acknet-backup-kube-proxy-master-", wantMaster: "old-m", wantWorker: "old-w", backups: 1},
+			wantErr: "write kube-system/ConfigMap/kube-proxy-master: boom; nothing written to it", wantMaster: "old-m", wantWorker: "old-w", backups: 0},
 		{name: "the undo fails too: what is still changed is named with its backup",
 			fail: func(name, v string, _ func()) error {
 				if name == "kube-proxy-worker" || (name == "kube-proxy-master" && v == "old-m") {
@@ -95,7 +95,7 @@ func TestWriteAllIsAllOrNothing(t *testing.T) {
 				return nil
 			},
 			wantErr:    "STILL CHANGED: kube-system/ConfigMap/kube-proxy-master (could not put it back: apiserver gone; its backup is acknet-backup-kube-proxy-master-",
-			wantMaster: "new-m", wantWorker: "old-w", backups: 2},
+			wantMaster: "new-m", wantWorker: "old-w", backups: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,5 +217,59 @@ func TestWriteConflictRemovesItsBackup(t *testing.T) {
 	}
 	if bs := backups(t, cs); len(bs) != 0 {
 		t.Errorf("%d backups left", len(bs))
+	}
+}
+
+// An update the client saw fail may still have landed (a timeout, Ctrl-C
+// after the request went out): Write reads the ConfigMap back and counts a
+// write that landed as written, and says so when it cannot tell.
+func TestWriteThatLandedDespiteAnError(t *testing.T) {
+	tests := []struct {
+		name      string
+		land      bool // the server applies the update before the error
+		getFails  bool
+		wantErr   string
+		wantData  string
+		wantCount int // backups left
+	}{
+		{name: "landed: written", land: true, wantData: "new", wantCount: 1},
+		{name: "did not land: nothing written, no backup", wantErr: "nothing written to it", wantData: "old", wantCount: 0},
+		{name: "cannot read it back: may be written, backup named", getFails: true, wantErr: "it may have been written (reading it back failed: gone); its backup is acknet-backup-kube-proxy-worker-", wantData: "old", wantCount: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cm := configMap("kube-proxy-worker", "old")
+			cs := fake.NewSimpleClientset(cm.DeepCopy())
+			cs.PrependReactor("update", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				if tt.land {
+					obj := a.(k8stesting.UpdateAction).GetObject().(*corev1.ConfigMap).DeepCopy()
+					obj.ResourceVersion = "2"
+					if err := cs.Tracker().Update(corev1.SchemeGroupVersion.WithResource("configmaps"), obj, "kube-system"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return true, nil, context.DeadlineExceeded
+			})
+			if tt.getFails {
+				cs.PrependReactor("get", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, errors.New("gone")
+				})
+			}
+			w, err := (&Store{Client: cs}).Write(context.Background(), Change{From: cm, Data: map[string]string{"config.conf": "new"}}, "test")
+			if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err %v, want %q", err, tt.wantErr)
+			}
+			if err == nil && (w.Backup == "" || w.Stored == nil) {
+				t.Errorf("written without its backup or stored object: %+v", w)
+			}
+			if !tt.getFails {
+				if got := data(t, cs, "kube-proxy-worker"); got != tt.wantData {
+					t.Errorf("holds %q, want %q", got, tt.wantData)
+				}
+				if n := len(backups(t, cs)); n != tt.wantCount {
+					t.Errorf("%d backups left, want %d", n, tt.wantCount)
+				}
+			}
+		})
 	}
 }

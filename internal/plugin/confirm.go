@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"strings"
 
@@ -17,24 +18,36 @@ func interactive(streams genericiooptions.IOStreams) bool {
 }
 
 // confirm asks prompt unless yes; not interactive, it refuses and says
-// what did not happen (refused) and that --yes is needed.
-func confirm(streams genericiooptions.IOStreams, yes bool, refused, prompt string) error {
+// what did not happen (refused) and that --yes is needed. An interrupt at the
+// prompt answers no.
+func confirm(ctx context.Context, streams genericiooptions.IOStreams, yes bool, refused, prompt string) error {
 	if yes {
 		return nil
 	}
 	if !interactive(streams) {
 		return usageErr("%s: not run on a terminal, so pass --yes to confirm", refused)
 	}
-	if !askYes(streams, prompt+" [y/N] ") {
+	if !askYes(ctx, streams, prompt+" [y/N] ") {
 		return fmt.Errorf("not confirmed; nothing changed")
 	}
 	return nil
 }
 
-// askYes prints prompt on stderr and reports whether the answer is y or yes.
-func askYes(streams genericiooptions.IOStreams, prompt string) bool {
+// askYes prints prompt and reads one line: "y" or "yes" is yes. Ctrl-C
+// cancels ctx (signals are handled in main), which answers no at once.
+func askYes(ctx context.Context, streams genericiooptions.IOStreams, prompt string) bool {
 	fmt.Fprint(streams.ErrOut, prompt)
-	line, _ := bufio.NewReader(streams.In).ReadString('\n')
-	answer := strings.ToLower(strings.TrimSpace(line))
-	return answer == "y" || answer == "yes"
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(streams.In).ReadString('\n')
+		line <- l
+	}()
+	select {
+	case l := <-line:
+		answer := strings.ToLower(strings.TrimSpace(l))
+		return answer == "y" || answer == "yes"
+	case <-ctx.Done():
+		fmt.Fprintln(streams.ErrOut)
+		return false
+	}
 }

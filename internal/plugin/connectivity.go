@@ -113,7 +113,7 @@ func newConnectivityTestCmd(streams genericiooptions.IOStreams, g *GlobalOptions
 	f.IntVar(&o.Attempts, "attempts", 3, "Tries, a second apart, before a path counts as broken")
 	f.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "Time limit of the whole run: deploy, test, clean up")
 	f.IntVar(&o.Concurrency, "concurrency", 8, "How many test pods dial at once")
-	o.ReportFlags.AddFlags(f, "table, json, yaml, junit or markdown")
+	o.AddFlags(f, "table, json, yaml, junit or markdown")
 	return cmd
 }
 
@@ -219,7 +219,6 @@ func (o *ConnectivityOptions) Run(ctx context.Context) error {
 		return []string{"namespace/" + ns}
 	})
 	results, testPods, runErr := o.deployAndTest(ctx, runner, names, cells)
-	restore()
 	if runner.Created() {
 		runner.Progress("tested; deleting namespace %s", ns)
 	}
@@ -228,6 +227,8 @@ func (o *ConnectivityOptions) Run(ctx context.Context) error {
 	} else if runner.Created() {
 		runner.Progress("deleted")
 	}
+	// Only now: a second interrupt while the namespace is deleted names it.
+	restore()
 	if interrupted(ctx) {
 		return joinErr(ErrInterrupted, runErr)
 	}

@@ -168,7 +168,7 @@ func dnsShare(c *nodescripts.ConntrackStats) string {
 // set raises nf_conntrack_max on every node: a dry run shows old and new.
 func (o *ConntrackOptions) set(ctx context.Context, nodes []string) error {
 	if o.Apply {
-		if err := confirm(o.IOStreams, o.Yes, "this changes host state", fmt.Sprintf("Set nf_conntrack_max to %d and persist it on %s?", o.SetMax, checks.Count(len(nodes), "node"))); err != nil {
+		if err := confirm(ctx, o.IOStreams, o.Yes, "this changes host state", fmt.Sprintf("Set nf_conntrack_max to %d and persist it on %s?", o.SetMax, checks.Count(len(nodes), "node"))); err != nil {
 			return err
 		}
 	}

@@ -78,7 +78,7 @@ doctor could not run (no cluster, bad flags).`,
 		RunE:    runOptions(o),
 	}
 	f := cmd.Flags()
-	o.ReportFlags.AddFlags(f, "table, json, yaml, junit (one test case per check) or markdown (for tickets)")
+	o.AddFlags(f, "table, json, yaml, junit (one test case per check) or markdown (for tickets)")
 	f.StringSliceVar(&o.Checks, "checks", nil, "Run only these checks (IDs or globs such as 'flannel.*'; comma-separated or repeated)")
 	f.StringSliceVar(&o.Skip, "skip", nil, "Do not run these checks (IDs or globs)")
 	f.BoolVar(&o.ListChecks, "list-checks", false, "List the checks and exit")

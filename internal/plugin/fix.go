@@ -204,7 +204,7 @@ func (o *FixOptions) Run(ctx context.Context) error {
 	}
 	o.client, o.config = cs, cfg
 	o.nodes = o.runner(cs, cfg, progressWriter(o.ErrOut))
-	o.interruptMsg = "interrupted: stopping; nothing more is written or deleted, debug pods are removed"
+	o.interruptMsg = "interrupted: stopping; nothing more is written or deleted (a fix written in part is put back), debug pods are removed"
 	defer o.onInterrupt(ctx, o.nodes)()
 	if o.Rollback != "" {
 		return o.rollback(ctx)
@@ -277,7 +277,7 @@ func (o *FixOptions) fix(ctx context.Context) error {
 		if !o.Restart {
 			return nil
 		}
-		if err := o.confirm("Restart " + consumers.String() + "?"); err != nil {
+		if err := o.confirm(ctx, "Restart "+consumers.String()+"?"); err != nil {
 			return err
 		}
 		return o.restart(ctx, consumers)
@@ -296,7 +296,7 @@ func (o *FixOptions) fix(ctx context.Context) error {
 	if o.Restart {
 		what += " and restart " + consumers.String()
 	}
-	if err := o.confirm(what + "?"); err != nil {
+	if err := o.confirm(ctx, what+"?"); err != nil {
 		return err
 	}
 	if err := o.writeAll(ctx, read, plan); err != nil {
@@ -381,7 +381,7 @@ func (o *FixOptions) rollback(ctx context.Context) error {
 	if changed == 0 && equalBinary(cur.BinaryData, b.BinaryData) {
 		fmt.Fprintf(o.Out, "%s/ConfigMap/%s already has the backup's data\n", fixNamespace, target)
 	} else {
-		if err := o.confirm(fmt.Sprintf("Restore %s/ConfigMap/%s (its current data is backed up first)?", fixNamespace, target)); err != nil {
+		if err := o.confirm(ctx, fmt.Sprintf("Restore %s/ConfigMap/%s (its current data is backed up first)?", fixNamespace, target)); err != nil {
 			return err
 		}
 		w, err := o.store().Write(ctx, cmwrite.Change{From: cur, Data: b.Data, BinaryData: b.BinaryData}, "fix --rollback "+b.Name)
@@ -480,8 +480,8 @@ func equalBinary(a, b map[string][]byte) bool {
 }
 
 // confirm asks before writing or restarting anything.
-func (o *FixOptions) confirm(prompt string) error {
-	return confirm(o.IOStreams, o.Yes, "nothing written", prompt)
+func (o *FixOptions) confirm(ctx context.Context, prompt string) error {
+	return confirm(ctx, o.IOStreams, o.Yes, "nothing written", prompt)
 }
 
 func (o *FixOptions) restart(ctx context.Context, consumers readers) error {

@@ -231,7 +231,7 @@ func (o *FlannelGCOptions) Run(ctx context.Context) error {
 		switch {
 		case len(targets) == 0:
 			fmt.Fprintln(o.Out, "nothing to release on the nodes scanned")
-		case o.Yes || askYes(o.IOStreams, fmt.Sprintf("Move the leaked files of %d nodes aside? [y/N] ", len(targets))):
+		case o.Yes || askYes(ctx, o.IOStreams, fmt.Sprintf("Move the leaked files of %d nodes aside? [y/N] ", len(targets))):
 			applied := map[string]*nodePlan{}
 			second := runner.Run(ctx, "flannel-gc", targets, func(ctx context.Context, s *nodeexec.Session) error {
 				if o.Cordon {

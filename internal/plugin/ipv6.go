@@ -89,7 +89,7 @@ nothing.`,
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Pods and Services of every namespace")
 	f.StringVarP(&o.LabelSelector, "selector", "l", "", "Only pods and Services matching this label selector")
 	f.StringVar(&o.FieldSelector, "field-selector", "", "Only pods matching this field selector")
-	o.ReportFlags.AddFlags(f, "table, json, yaml, junit or markdown")
+	o.AddFlags(f, "table, json, yaml, junit or markdown")
 	f.BoolVar(&o.Listen, "listen", false, "Read the listening sockets of the selected pods from their nodes (one debug pod per node)")
 	f.IntVar(&o.MaxPods, "max-pods", 50, "With --listen: examine at most this many pods")
 	f.BoolVar(&o.Probe, "probe", false, "Dial the IPv6 pod IPs and ClusterIPs from a probe pod")

@@ -38,8 +38,8 @@ type nodeAction struct {
 }
 
 // confirmChange asks before changing host state.
-func (a *nodeAction) confirmChange(what string, nodes int) error {
-	return confirm(a.IOStreams, a.Yes, "this changes host state", fmt.Sprintf("%s on %d nodes?", what, nodes))
+func (a *nodeAction) confirmChange(ctx context.Context, what string, nodes int) error {
+	return confirm(ctx, a.IOStreams, a.Yes, "this changes host state", fmt.Sprintf("%s on %d nodes?", what, nodes))
 }
 
 // modulesEnv is the ipvs-modules script's parameters: check the modules of
@@ -114,7 +114,7 @@ func (o *IPVSModulesOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.Apply {
-		if err := o.confirmChange("Load and persist ip_vs, ip_vs_"+o.Scheduler+" and nf_conntrack", len(nodes)); err != nil {
+		if err := o.confirmChange(ctx, "Load and persist ip_vs, ip_vs_"+o.Scheduler+" and nf_conntrack", len(nodes)); err != nil {
 			return err
 		}
 	}
@@ -291,7 +291,7 @@ func (o *IPVSTimeoutOptions) Run(ctx context.Context) error {
 	}
 	env := map[string]string{}
 	if o.timeouts != nil {
-		if err := o.confirmChange("Set IPVS timeouts to "+o.timeouts.String(), len(nodes)); err != nil {
+		if err := o.confirmChange(ctx, "Set IPVS timeouts to "+o.timeouts.String(), len(nodes)); err != nil {
 			return err
 		}
 		env["TCP"], env["TCPFIN"], env["UDP"] = strconv.Itoa(o.timeouts.TCP), strconv.Itoa(o.timeouts.TCPFin), strconv.Itoa(o.timeouts.UDP)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -144,9 +145,30 @@ func TestAskYes(t *testing.T) {
 	for in, want := range map[string]bool{"y\n": true, "YES\n": true, "n\n": false, "\n": false, "": false} {
 		streams, _, _, errOut := genericiooptions.NewTestIOStreams()
 		streams.In = strings.NewReader(in)
-		if got := askYes(streams, "go? [y/N] "); got != want || errOut.String() != "go? [y/N] " {
+		if got := askYes(context.Background(), streams, "go? [y/N] "); got != want || errOut.String() != "go? [y/N] " {
 			t.Errorf("%q: %t (prompt %q), want %t", in, got, errOut.String(), want)
 		}
+	}
+}
+
+// Ctrl-C at the prompt (the run's context cancelled in main) answers no at
+// once, although nobody typed anything.
+func TestAskYesInterrupted(t *testing.T) {
+	streams, _, _, _ := genericiooptions.NewTestIOStreams()
+	r, w := io.Pipe() // stdin that never answers
+	defer func() { _ = w.Close() }()
+	streams.In = r
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan bool)
+	go func() { done <- askYes(ctx, streams, "go? [y/N] ") }()
+	cancel()
+	select {
+	case got := <-done:
+		if got {
+			t.Error("an interrupt answered yes")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the prompt still waits after the interrupt")
 	}
 }
 

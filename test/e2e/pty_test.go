@@ -48,7 +48,7 @@ func runPTY(t *testing.T, env []string, answer string, args ...string) (string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tty.Close()
+	defer func() { _ = tty.Close() }()
 	var out ptyOut
 	copied := make(chan struct{})
 	go func() {

@@ -23,8 +23,34 @@ type snapB struct {
 }
 
 // withNodes adds what doctor --node-checks would have gathered.
-func (b *snapB) withNodes(n map[string]*NodeFacts) *snapB {
-	b.nodes = n
+// nf is one node's facts as a test states them.
+type nf struct {
+	Err         string
+	Conntrack   *nodescripts.ConntrackStats
+	Modules     *nodescripts.ModulesResult
+	Timeouts    *nodescripts.TimeoutsResult
+	TimeoutsErr string
+	Scan        *nodescripts.ScanResult
+}
+
+func (b *snapB) withNodes(n map[string]nf) *snapB {
+	b.nodes = map[string]*NodeFacts{}
+	for name, f := range n {
+		facts := &NodeFacts{Err: f.Err}
+		if f.Conntrack != nil {
+			Set(facts, ConntrackFact, f.Conntrack, "")
+		}
+		if f.Modules != nil {
+			Set(facts, ModulesFact, f.Modules, "")
+		}
+		if f.Timeouts != nil || f.TimeoutsErr != "" {
+			Set(facts, TimeoutsFact, f.Timeouts, f.TimeoutsErr)
+		}
+		if f.Scan != nil {
+			Set(facts, ScanFact, f.Scan, "")
+		}
+		b.nodes[name] = facts
+	}
 	return b
 }
 

@@ -300,12 +300,12 @@ func checkCases() []checkCase {
 			service("voip", "sip", "", []string{"10.96.0.20"}, corev1.ServicePort{Protocol: "UDP", Port: 5060}), want: StatusWarn, contains: "voip/sip"},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "1.16 without node checks: how to verify", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults), want: StatusInfo, contains: "kubectl acknet doctor --node-checks"},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "1.16, a node at 300s", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
-			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}}}, "n2": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}),
+			withNodes(map[string]nf{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}}}, "n2": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}),
 			want: StatusWarn, contains: "kubectl acknet ipvs timeout --set 900,120,10 --node n1", absent: "--node n2"},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kTrigger, name: "1.16, a node without ipvsadm was never set", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
-			withNodes(map[string]*NodeFacts{"n1": {TimeoutsErr: InstallIPVSAdm}}), want: StatusWarn, contains: "the kernel's 300s applies"},
+			withNodes(map[string]nf{"n1": {TimeoutsErr: InstallIPVSAdm}}), want: StatusWarn, contains: "the kernel's 300s applies"},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kPass, name: "1.16 after ipvs timeout --set: the nodes decide", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
-			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}), want: StatusPass, contains: "on 1 node"},
+			withNodes(map[string]nf{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}), want: StatusPass, contains: "on 1 node"},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kPass, name: "10s", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned), want: StatusPass},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables), want: StatusSkip, contains: "not applicable"},
 		{id: "kubeproxy.ipvs-udp-timeout", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ConfigMapRead(cluster.CMKubeProxyWorker)), want: StatusSkip, contains: "Forbidden"},
@@ -361,68 +361,68 @@ func checkCases() []checkCase {
 		{id: "coredns.cluster-domain", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ConfigMapRead(cluster.CMCoreDNS)), want: StatusSkip, contains: "Forbidden"},
 
 		// node.conntrack-usage
-		{id: "node.conntrack-usage", kind: kTrigger, name: "96% full", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(960, 1000, "")}, "n2": {Conntrack: ct(10, 1000, "")}}), want: StatusFail, contains: "node/n1"},
-		{id: "node.conntrack-usage", kind: kTrigger, name: "mostly DNS: NodeLocal DNSCache first", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: func() *nodescripts.ConntrackStats {
+		{id: "node.conntrack-usage", kind: kTrigger, name: "96% full", snap: snapshot().withNodes(map[string]nf{"n1": {Conntrack: ct(960, 1000, "")}, "n2": {Conntrack: ct(10, 1000, "")}}), want: StatusFail, contains: "node/n1"},
+		{id: "node.conntrack-usage", kind: kTrigger, name: "mostly DNS: NodeLocal DNSCache first", snap: snapshot().withNodes(map[string]nf{"n1": {Conntrack: func() *nodescripts.ConntrackStats {
 			c := ct(900, 1000, "")
 			c.DNS = 450
 			return c
 		}()}}), want: StatusWarn, contains: "DNS (port 53) 450, 50% of the entries"},
-		{id: "node.conntrack-usage", kind: kTrigger, name: "little DNS: no NodeLocal DNSCache advice", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: func() *nodescripts.ConntrackStats {
+		{id: "node.conntrack-usage", kind: kTrigger, name: "little DNS: no NodeLocal DNSCache advice", snap: snapshot().withNodes(map[string]nf{"n1": {Conntrack: func() *nodescripts.ConntrackStats {
 			c := ct(900, 1000, "")
 			c.DNS = 9
 			return c
 		}()}}), want: StatusWarn, contains: "--set-max", absent: "NodeLocal DNSCache"},
-		{id: "node.conntrack-usage", kind: kTrigger, name: "82% full", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(820, 1000, "")}}), want: StatusWarn, contains: "82%"},
-		{id: "node.conntrack-usage", kind: kTrigger, name: "table overflowed once", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(10, 1000, "nf_conntrack: table full, dropping packet")}}), want: StatusFail, contains: "dropping packet"},
-		{id: "node.conntrack-usage", kind: kPass, name: "low", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Conntrack: ct(10, 1000, "")}}), want: StatusPass, contains: "1% on n1"},
+		{id: "node.conntrack-usage", kind: kTrigger, name: "82% full", snap: snapshot().withNodes(map[string]nf{"n1": {Conntrack: ct(820, 1000, "")}}), want: StatusWarn, contains: "82%"},
+		{id: "node.conntrack-usage", kind: kTrigger, name: "table overflowed once", snap: snapshot().withNodes(map[string]nf{"n1": {Conntrack: ct(10, 1000, "nf_conntrack: table full, dropping packet")}}), want: StatusFail, contains: "dropping packet"},
+		{id: "node.conntrack-usage", kind: kPass, name: "low", snap: snapshot().withNodes(map[string]nf{"n1": {Conntrack: ct(10, 1000, "")}}), want: StatusPass, contains: "1% on n1"},
 		{id: "node.conntrack-usage", kind: kNA, name: "no --node-checks", snap: snapshot(), want: StatusSkip, contains: "--node-checks"},
-		{id: "node.conntrack-usage", kind: kForbidden, name: "no debug pod could run", snap: snapshot().withNodes(map[string]*NodeFacts{"n1": {Err: "namespace kube-system does not allow privileged pods"}}), want: StatusSkip, contains: "privileged"},
+		{id: "node.conntrack-usage", kind: kForbidden, name: "no debug pod could run", snap: snapshot().withNodes(map[string]nf{"n1": {Err: "namespace kube-system does not allow privileged pods"}}), want: StatusSkip, contains: "privileged"},
 
 		// node.ipvs-modules
 		{id: "node.ipvs-modules", kind: kTrigger, name: "scheduler module missing", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpHead+"mode: ipvs\nipvs:\n  scheduler: lc\n").
-			withNodes(map[string]*NodeFacts{"n1": {Modules: mods("ip_vs", "nf_conntrack")}}), want: StatusFail, contains: "ip_vs_lc not loaded"},
+			withNodes(map[string]nf{"n1": {Modules: mods("ip_vs", "nf_conntrack")}}), want: StatusFail, contains: "ip_vs_lc not loaded"},
 		{id: "node.ipvs-modules", kind: kTrigger, name: "the kernel has no IPVS: --apply cannot help", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
-			withNodes(map[string]*NodeFacts{"n1": {Modules: noIPVSKernel()}}), want: StatusFail, contains: "the kernel has no ip_vs, ip_vs_rr (neither loaded nor available to modprobe)"},
+			withNodes(map[string]nf{"n1": {Modules: noIPVSKernel()}}), want: StatusFail, contains: "the kernel has no ip_vs, ip_vs_rr (neither loaded nor available to modprobe)"},
 		{id: "node.ipvs-modules", kind: kPass, name: "all there", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).
-			withNodes(map[string]*NodeFacts{"n1": {Modules: mods("ip_vs", "ip_vs_rr", "nf_conntrack")}}), want: StatusPass},
-		{id: "node.ipvs-modules", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables).withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
-		{id: "node.ipvs-modules", kind: kForbidden, name: "node unreachable", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]*NodeFacts{"n1": {Err: "forbidden"}}), want: StatusSkip, contains: "forbidden"},
+			withNodes(map[string]nf{"n1": {Modules: mods("ip_vs", "ip_vs_rr", "nf_conntrack")}}), want: StatusPass},
+		{id: "node.ipvs-modules", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables).withNodes(map[string]nf{}), want: StatusSkip, contains: "not applicable"},
+		{id: "node.ipvs-modules", kind: kForbidden, name: "node unreachable", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]nf{"n1": {Err: "forbidden"}}), want: StatusSkip, contains: "forbidden"},
 
 		// node.ipvs-timeouts
 		{id: "node.ipvs-timeouts", kind: kTrigger, name: "old kubernetes with 300s", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
-			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}}}}), want: StatusWarn, contains: "--set 900,120,10"},
+			withNodes(map[string]nf{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 300}}}}), want: StatusWarn, contains: "--set 900,120,10"},
 		{id: "node.ipvs-timeouts", kind: kPass, name: "new kubernetes reports", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).
-			withNodes(map[string]*NodeFacts{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}), want: StatusInfo, contains: "900/120/10"},
-		{id: "node.ipvs-timeouts", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables).withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
-		{id: "node.ipvs-timeouts", kind: kForbidden, name: "no IPVS on any node", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]*NodeFacts{"n1": {TimeoutsErr: "exit status 4"}}), want: StatusSkip, contains: "no node reported"},
-		{id: "node.ipvs-timeouts", kind: kTrigger, name: "no ipvsadm: the FAQ's install step", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]*NodeFacts{"n1": {TimeoutsErr: InstallIPVSAdm}}), want: StatusInfo, contains: "yum install -y ipvsadm"},
-		{id: "node.ipvs-timeouts", kind: kTrigger, name: "no ipvsadm on 1.16 warns", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).withNodes(map[string]*NodeFacts{"n1": {TimeoutsErr: InstallIPVSAdm}}), want: StatusWarn, contains: "yum install -y ipvsadm"},
+			withNodes(map[string]nf{"n1": {Timeouts: &nodescripts.TimeoutsResult{Current: &nodescripts.Timeouts{TCP: 900, TCPFin: 120, UDP: 10}}}}), want: StatusInfo, contains: "900/120/10"},
+		{id: "node.ipvs-timeouts", kind: kNA, name: "iptables", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIptables).withNodes(map[string]nf{}), want: StatusSkip, contains: "not applicable"},
+		{id: "node.ipvs-timeouts", kind: kForbidden, name: "no IPVS on any node", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]nf{"n1": {TimeoutsErr: "exit status 4"}}), want: StatusSkip, contains: "no node reported"},
+		{id: "node.ipvs-timeouts", kind: kTrigger, name: "no ipvsadm: the FAQ's install step", snap: snapshot().cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSTuned).withNodes(map[string]nf{"n1": {TimeoutsErr: InstallIPVSAdm}}), want: StatusInfo, contains: "yum install -y ipvsadm"},
+		{id: "node.ipvs-timeouts", kind: kTrigger, name: "no ipvsadm on 1.16 warns", snap: snapshot().version(1, 16).cm(cluster.CMKubeProxyWorker, "config.conf", kpIPVSDefaults).withNodes(map[string]nf{"n1": {TimeoutsErr: InstallIPVSAdm}}), want: StatusWarn, contains: "yum install -y ipvsadm"},
 
 		// node.flannel-ip-leak
-		{id: "node.flannel-ip-leak", kind: kTrigger, name: "leak", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: scan(true, "10.0.0.5")}}), want: StatusWarn, contains: "flannel gc --node n1 --apply"},
-		{id: "node.flannel-ip-leak", kind: kPass, name: "all live", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: scan(false, "10.0.0.5")}}), want: StatusPass},
-		{id: "node.flannel-ip-leak", kind: kNA, name: "terway", snap: terwayCluster().withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
-		{id: "node.flannel-ip-leak", kind: kForbidden, name: "scan failed everywhere", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Err: "exec forbidden"}}), want: StatusSkip, contains: "exec forbidden"},
+		{id: "node.flannel-ip-leak", kind: kTrigger, name: "leak", snap: flannelCluster(flannelCNIGood).withNodes(map[string]nf{"n1": {Scan: scan(true, "10.0.0.5")}}), want: StatusWarn, contains: "flannel gc --node n1 --apply"},
+		{id: "node.flannel-ip-leak", kind: kPass, name: "all live", snap: flannelCluster(flannelCNIGood).withNodes(map[string]nf{"n1": {Scan: scan(false, "10.0.0.5")}}), want: StatusPass},
+		{id: "node.flannel-ip-leak", kind: kNA, name: "terway", snap: terwayCluster().withNodes(map[string]nf{}), want: StatusSkip, contains: "not applicable"},
+		{id: "node.flannel-ip-leak", kind: kForbidden, name: "scan failed everywhere", snap: flannelCluster(flannelCNIGood).withNodes(map[string]nf{"n1": {Err: "exec forbidden"}}), want: StatusSkip, contains: "exec forbidden"},
 
 		// node.flannel-ipam-tmpfs
-		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "on disk: per node, what keeps it there", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "on disk: per node, what keeps it there", snap: flannelCluster(flannelCNIGood).withNodes(map[string]nf{
 			"n1": {Scan: tmpfsScan(false, tmpfsConf)}, "n2": {Scan: tmpfsScan(true, flannelCNIGood)}}),
 			want: StatusInfo, contains: "node/n2", absent: "node/n1"},
-		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "config migrated, old allocations left on disk", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "config migrated, old allocations left on disk", snap: flannelCluster(flannelCNIGood).withNodes(map[string]nf{
 			"n1": {Scan: tmpfsScan(true, tmpfsConf)}}), want: StatusInfo, contains: "/var/lib/cni/networks/cb0 still holds 1 allocation"},
-		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "/var/run not tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "/var/run not tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]nf{
 			"n1": {Scan: func() *nodescripts.ScanResult {
 				r := tmpfsScan(false, tmpfsConf)
 				r.FSTypes["/var/run/cni/networks"] = "xfs"
 				return r
 			}()}}), want: StatusInfo, contains: "on xfs, not tmpfs"},
-		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "an IP held twice, on disk and on tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "an IP held twice, on disk and on tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]nf{
 			"n1": {Scan: heldTwice(true)}}), want: StatusWarn, contains: "1 IP allocated twice, on disk and on tmpfs, to different containers: two pods share each (host-local on tmpfs does not see what pods started before still hold): 10.0.0.2"},
-		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "the disk file's sandbox is gone: a leak, not a shared IP", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{
+		{id: "node.flannel-ipam-tmpfs", kind: kTrigger, name: "the disk file's sandbox is gone: a leak, not a shared IP", snap: flannelCluster(flannelCNIGood).withNodes(map[string]nf{
 			"n1": {Scan: heldTwice(false)}}), want: StatusInfo, contains: "still holds 1 allocation", absent: "allocated twice"},
-		{id: "node.flannel-ipam-tmpfs", kind: kPass, name: "tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Scan: tmpfsScan(false, tmpfsConf)}}), want: StatusInfo, contains: "1 of 1 node"},
-		{id: "node.flannel-ipam-tmpfs", kind: kNA, name: "terway", snap: terwayCluster().withNodes(map[string]*NodeFacts{}), want: StatusSkip, contains: "not applicable"},
-		{id: "node.flannel-ipam-tmpfs", kind: kForbidden, name: "node unreachable", snap: flannelCluster(flannelCNIGood).withNodes(map[string]*NodeFacts{"n1": {Err: "boom"}}), want: StatusSkip, contains: "boom"},
+		{id: "node.flannel-ipam-tmpfs", kind: kPass, name: "tmpfs", snap: flannelCluster(flannelCNIGood).withNodes(map[string]nf{"n1": {Scan: tmpfsScan(false, tmpfsConf)}}), want: StatusInfo, contains: "1 of 1 node"},
+		{id: "node.flannel-ipam-tmpfs", kind: kNA, name: "terway", snap: terwayCluster().withNodes(map[string]nf{}), want: StatusSkip, contains: "not applicable"},
+		{id: "node.flannel-ipam-tmpfs", kind: kForbidden, name: "node unreachable", snap: flannelCluster(flannelCNIGood).withNodes(map[string]nf{"n1": {Err: "boom"}}), want: StatusSkip, contains: "boom"},
 
 		// dns.nodelocal
 		{id: "dns.nodelocal", kind: kTrigger, name: "absent", snap: snapshot(), want: StatusInfo, contains: "not deployed"},

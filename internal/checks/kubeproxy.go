@@ -208,8 +208,8 @@ func nodesUDPTimeout(e *Env, cm string) Result {
 	var findings []Finding
 	var ok, unknown []string
 	if r := eachNode(e, func(n string, f *NodeFacts) {
-		switch t := f.Timeouts; {
-		case f.TimeoutsErr == InstallIPVSAdm:
+		switch t, problem := TimeoutsFact.On(f); {
+		case problem == InstallIPVSAdm:
 			// Without ipvsadm nobody set it: the kernel's 300 s applies.
 			findings = append(findings, Finding{Object: "node/" + n, Node: n,
 				Message:     InstallIPVSAdm + ", so its UDP timeout was never set: the kernel's 300s applies",

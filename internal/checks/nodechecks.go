@@ -12,22 +12,6 @@ import (
 	"github.com/kubectl-acknet/kubectl-acknet/internal/nodescripts"
 )
 
-// NodeFacts is what doctor --node-checks gathered on one node.
-type NodeFacts struct {
-	// Err is set when the node could not be examined at all (no pod, no exec).
-	Err          string
-	Conntrack    *nodescripts.ConntrackStats
-	ConntrackErr string
-	Modules      *nodescripts.ModulesResult
-	ModulesErr   string
-	Timeouts     *nodescripts.TimeoutsResult
-	TimeoutsErr  string
-	Scan         *nodescripts.ScanResult
-	ScanErr      string
-	// Pods are the pods on the node that have not finished, for the leak decision.
-	Pods []flannelgc.Pod
-}
-
 // Thresholds of node.conntrack-usage, in percent.
 const (
 	ConntrackWarnPct = 80
@@ -88,9 +72,9 @@ func conntrackUsage(e *Env) Result {
 	var skipped []string
 	highest, highestNode := -1.0, ""
 	if r := eachNode(e, func(n string, f *NodeFacts) {
-		c := f.Conntrack
+		c, problem := ConntrackFact.On(f)
 		if c == nil {
-			skipped = append(skipped, n+": "+f.ConntrackErr)
+			skipped = append(skipped, n+": "+problem)
 			return
 		}
 		u := c.Usage()
@@ -170,13 +154,14 @@ func nodeIPVSModules(e *Env) Result {
 	var findings []Finding
 	examined := 0
 	if r := eachNode(e, func(n string, f *NodeFacts) {
-		if f.Modules == nil {
+		mods, _ := ModulesFact.On(f)
+		if mods == nil {
 			return
 		}
 		examined++
 		var problems, absent []string
 		required := map[string]bool{"ip_vs": true, "ip_vs_" + sched: true, "nf_conntrack": true}
-		for _, m := range f.Modules.Modules {
+		for _, m := range mods.Modules {
 			if !required[m.Name] {
 				continue
 			}
@@ -221,11 +206,11 @@ func nodeIPVSTimeouts(e *Env) Result {
 	var findings []Finding
 	var noTool []string
 	if r := eachNode(e, func(n string, f *NodeFacts) {
-		if f.TimeoutsErr == InstallIPVSAdm {
+		t, problem := TimeoutsFact.On(f)
+		if problem == InstallIPVSAdm {
 			noTool = append(noTool, n)
 			return
 		}
-		t := f.Timeouts
 		if t == nil || t.Current == nil {
 			return
 		}
@@ -275,12 +260,13 @@ func nodeFlannelIPLeak(e *Env) Result {
 	var refused []string
 	examined := 0
 	if r := eachNode(e, func(n string, f *NodeFacts) {
-		if f.Scan == nil {
+		scan, _ := ScanFact.On(f)
+		if scan == nil {
 			return
 		}
 		examined++
-		p := flannelgc.Decide(flannelgc.Input{Node: n, Allocations: f.Scan.Allocations, Runtime: f.Scan.Runtime,
-			Pods: f.Pods, Now: f.Scan.Now, MinAge: LeakMinAge})
+		p := flannelgc.Decide(flannelgc.Input{Node: n, Allocations: scan.Allocations, Runtime: scan.Runtime,
+			Pods: f.Pods, Now: scan.Now, MinAge: LeakMinAge})
 		if p.Refused != "" {
 			refused = append(refused, n)
 			findings = append(findings, Finding{Object: "node/" + n, Node: n, Message: "cannot decide: " + p.Refused,
@@ -418,11 +404,12 @@ func nodeFlannelIPAMTmpfs(e *Env) Result {
 	examined := 0
 	dup := false
 	if r := eachNode(e, func(n string, f *NodeFacts) {
-		if f.Scan == nil {
+		scan, _ := ScanFact.On(f)
+		if scan == nil {
 			return
 		}
 		examined++
-		if dups := DuplicateIPs(f.Scan); len(dups) > 0 {
+		if dups := DuplicateIPs(scan); len(dups) > 0 {
 			dup = true
 			findings = append(findings, Finding{Object: "node/" + n, Node: n,
 				Message: fmt.Sprintf("%s allocated twice, on disk and on tmpfs, to different containers: two pods share each (host-local on tmpfs does not see what pods started before still hold): %s",
@@ -430,7 +417,7 @@ func nodeFlannelIPAMTmpfs(e *Env) Result {
 				Remediation: "drain the node now and finish its move: kubectl acknet flannel tmpfs --node " + n})
 			return
 		}
-		if why := IPAMNotOnTmpfs(f.Scan); len(why) > 0 {
+		if why := IPAMNotOnTmpfs(scan); len(why) > 0 {
 			findings = append(findings, Finding{Object: "node/" + n, Node: n,
 				Message:     "IPAM state is not (only) on tmpfs: " + strings.Join(why, "; "),
 				Remediation: "kubectl acknet flannel tmpfs --node " + n + " (prints the FAQ's steps for this node)"})

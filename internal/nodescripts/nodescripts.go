@@ -9,6 +9,7 @@ import (
 	"embed"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -131,3 +132,18 @@ func validEnvName(k string) bool {
 
 // fields splits one output record.
 func fields(line string) []string { return strings.Split(line, "\t") }
+
+// ModulesPersistFile is where ipvs-modules.sh persists modules with APPLY=1.
+const ModulesPersistFile = "/etc/modules-load.d/ack-ipvs-modules.conf"
+
+var networkNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// ValidNetworkName reports whether a CNI network name is a plain name the
+// Flannel scripts can take as a directory name.
+func ValidNetworkName(s string) bool { return networkNameRe.MatchString(s) }
+
+// ValidIPAMDir reports whether an IPAM data dir is a clean absolute path
+// without blanks (the scripts take a space-separated list).
+func ValidIPAMDir(d string) bool {
+	return path.IsAbs(d) && !strings.ContainsAny(d, " \t\n") && path.Clean(d) == d
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/netip"
 	"path"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,8 +100,6 @@ one node at a time.`,
 	return cmd
 }
 
-var networkNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-
 // readScanTargets reads the Flannel network name and IPAM dirs from the
 // cluster and refuses what the node script cannot take.
 func readScanTargets(ctx context.Context, cs kubernetes.Interface, what string) (*ackconf.FlannelCNI, string, []string, error) {
@@ -111,11 +108,11 @@ func readScanTargets(ctx context.Context, cs kubernetes.Interface, what string) 
 		return nil, "", nil, err
 	}
 	network, dirs := cni.ScanTargets()
-	if !networkNameRe.MatchString(network) {
+	if !nodescripts.ValidNetworkName(network) {
 		return nil, "", nil, fmt.Errorf("kube-system/%s: the Flannel network name %q is not a plain name", cluster.CMFlannel, network)
 	}
 	for _, d := range dirs {
-		if !validIPAMDir(d) {
+		if !nodescripts.ValidIPAMDir(d) {
 			return nil, "", nil, fmt.Errorf("kube-system/%s: IPAM data dir %q must be a clean absolute path without blanks", cluster.CMFlannel, d)
 		}
 	}
@@ -137,10 +134,6 @@ func readFlannelCNI(ctx context.Context, cs kubernetes.Interface, what string) (
 		return nil, fmt.Errorf("kube-system/%s: %w", cluster.CMFlannel, err)
 	}
 	return cni, nil
-}
-
-func validIPAMDir(d string) bool {
-	return path.IsAbs(d) && !strings.ContainsAny(d, " \t\n") && path.Clean(d) == d
 }
 
 // Validate checks the flags.

@@ -22,9 +22,6 @@ import (
 	"github.com/kubectl-acknet/kubectl-acknet/internal/nodescripts"
 )
 
-// PersistFile is where `ipvs modules --apply` persists modules.
-const PersistFile = "/etc/modules-load.d/ack-ipvs-modules.conf"
-
 func newIPVSCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "ipvs", Short: "IPVS node actions: kernel modules and timeouts"}
 	cmd.AddCommand(newIPVSModulesCmd(streams, g), newIPVSTimeoutCmd(streams, g))
@@ -45,7 +42,7 @@ func (a *nodeAction) confirmChange(ctx context.Context, what string, nodes int) 
 // modulesEnv is the ipvs-modules script's parameters: check the modules of
 // scheduler sched, and with apply load and persist what is missing.
 func modulesEnv(sched string, apply bool) map[string]string {
-	env := map[string]string{"SCHEDULER": sched, "PERSIST_FILE": PersistFile, "APPLY": "0"}
+	env := map[string]string{"SCHEDULER": sched, "PERSIST_FILE": nodescripts.ModulesPersistFile, "APPLY": "0"}
 	if apply {
 		env["APPLY"] = "1"
 	}
@@ -70,7 +67,7 @@ they come back after a reboot. The scheduler defaults to the one in
 kube-system/kube-proxy-worker.
 
 With --apply it loads what is missing and appends what is not persisted to
-` + PersistFile + ` (never twice).`,
+` + nodescripts.ModulesPersistFile + ` (never twice).`,
 		Example: `  kubectl acknet ipvs modules --all-nodes
   kubectl acknet ipvs modules --scheduler lc --node cn-hangzhou.192.168.0.10 --apply`,
 		Args: cobra.NoArgs,

@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/ackconf"
-	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
-	"github.com/kubectl-acknet/kubectl-acknet/internal/nodescripts"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -233,31 +231,6 @@ func TestReadScanTargets(t *testing.T) {
 			}
 			if got := strings.Join(dirs, " "); err == nil && (network != tt.wantNetwork || got != tt.wantDirs) {
 				t.Errorf("network %q dirs %q, want %q %q", network, got, tt.wantNetwork, tt.wantDirs)
-			}
-		})
-	}
-}
-
-func TestParseNodeFactsIPVSTimeout(t *testing.T) {
-	tests := []struct {
-		name    string
-		sec     *nodescripts.Section
-		wantErr string
-		wantUDP int
-	}{
-		{"read", &nodescripts.Section{Output: "timeout\tcurrent\t900\t120\t10\n", Ended: true}, "", 10},
-		{"no ipvsadm: the FAQ's install step", &nodescripts.Section{Status: nodescripts.ExitNoIPVSAdm, Ended: true}, checks.InstallIPVSAdm, 0},
-		{"no IPVS", &nodescripts.Section{Status: nodescripts.ExitNoIPVS, Ended: true}, "exit status 4", 0},
-		{"cut off", &nodescripts.Section{Status: nodescripts.ExitNoIPVSAdm}, "did not finish", 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := parseNodeFacts(map[string]*nodescripts.Section{"ipvs-timeout": tt.sec})
-			if f.TimeoutsErr != tt.wantErr {
-				t.Errorf("TimeoutsErr %q, want %q", f.TimeoutsErr, tt.wantErr)
-			}
-			if tt.wantUDP != 0 && (f.Timeouts == nil || f.Timeouts.Current.UDP != tt.wantUDP) {
-				t.Errorf("timeouts %+v", f.Timeouts)
 			}
 		})
 	}

@@ -6,8 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/kubectl-acknet/kubectl-acknet/internal/nodescripts"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // noisy adds what real objects carry and the checks never read.
@@ -17,65 +16,92 @@ func noisy(m *metav1.ObjectMeta) {
 	m.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}}
 }
 
-// Verify judges compacted objects exactly as it judges whole ones: the
-// Compact functions keep every field a check or the listen/probe steps read.
-func TestCompactKeepsWhatVerifyReads(t *testing.T) {
-	dual := corev1.IPFamilyPolicyRequireDualStack
-	single := corev1.IPFamilyPolicySingleStack
-	nodes := []corev1.Node{
-		node("n1", []string{"10.0.0.0/24", "fd00::/64"}, "10.1.0.1", "fd01::1"),
-		node("n2", []string{"10.0.1.0/24"}, "10.1.0.2"),
+// The compact types keep every field a check or the listen/probe steps
+// read, from every place the API puts it.
+func TestCompactPod(t *testing.T) {
+	udp := corev1.ProtocolUDP
+	tests := []struct {
+		name string
+		pod  func() corev1.Pod
+		want Pod
+	}{
+		{"dual-stack, two containers", func() corev1.Pod {
+			p := fullPod("web-0", corev1.PodRunning, []int32{80, 9090}, "10.0.0.5", "fd00::5")
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "dns", Ports: []corev1.ContainerPort{{ContainerPort: 53, Protocol: udp}}})
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "X", Value: "y"}}
+			return p
+		}, Pod{Namespace: "shop", Name: "web-0", Node: "n1", Running: true, PodIP: "10.0.0.5", IPs: []string{"10.0.0.5", "fd00::5"},
+			Ports: []Port{{Container: "app", Port: 80}, {Container: "app", Port: 9090}, {Container: "dns", Port: 53, Protocol: udp}}}},
+		{"finished, host network", func() corev1.Pod {
+			p := fullPod("job-0", corev1.PodSucceeded, nil, "192.168.0.9")
+			p.Spec.HostNetwork = true
+			return p
+		}, Pod{Namespace: "shop", Name: "job-0", Node: "n1", HostNetwork: true, PodIP: "192.168.0.9", IPs: []string{"192.168.0.9"}}},
 	}
-	nodes[0].Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse}, {Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
-	pods := []corev1.Pod{
-		pod("web-0", corev1.PodRunning, []int32{80, 9090}, "10.0.0.5", "fd00::5"),
-		pod("cart-0", corev1.PodRunning, []int32{8080}, "10.0.1.7"),
-		pod("job-0", corev1.PodSucceeded, nil, "10.0.0.9"),
-	}
-	pods[1].Spec.NodeName = "n2"
-	pods[0].Spec.Containers[0].Env = []corev1.EnvVar{{Name: "X", Value: "y"}}
-	svcs := []corev1.Service{
-		svc("web", dual, "10.96.0.10", "fd00:10:96::a"),
-		svc("cart", single, "10.96.0.11"),
-		svc("kubernetes", single, "10.96.0.1"),
-		svc("api", dual, "10.96.0.12"),
-	}
-	svcs[2].Namespace = "default"
-	svcs[0].Spec.Ports = []corev1.ServicePort{{Name: "http", Port: 80}}
-	full := Input{Nodes: nodes, Pods: pods, Services: svcs, TerwayIPStack: "dual",
-		Listen: map[string]*nodescripts.PodSockets{"shop/web-0": {}},
-		Probe:  []Target{{Object: "shop/Pod/web-0"}},
-	}
-	for i := range full.Nodes {
-		noisy(&full.Nodes[i].ObjectMeta)
-	}
-	for i := range full.Pods {
-		noisy(&full.Pods[i].ObjectMeta)
-	}
-	for i := range full.Services {
-		noisy(&full.Services[i].ObjectMeta)
-	}
-	compact := full
-	compact.Nodes, compact.Pods, compact.Services = nil, nil, nil
-	for i := range full.Nodes {
-		compact.Nodes = append(compact.Nodes, CompactNode(&full.Nodes[i]))
-	}
-	for i := range full.Pods {
-		compact.Pods = append(compact.Pods, CompactPod(&full.Pods[i]))
-	}
-	for i := range full.Services {
-		compact.Services = append(compact.Services, CompactService(&full.Services[i]))
-	}
-	for _, mode := range []struct{ listen, probe bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
-		for _, stack := range []string{"", "dual"} {
-			full.TerwayIPStack, compact.TerwayIPStack = stack, stack
-			want, got := Verify(full, mode.listen, mode.probe), Verify(compact, mode.listen, mode.probe)
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("listen %v probe %v stack %q: compacted\n%+v\nwhole\n%+v", mode.listen, mode.probe, stack, got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.pod()
+			noisy(&p.ObjectMeta)
+			if got := CompactPod(&p); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}
-		}
+		})
 	}
-	if p := compact.Pods[0]; p.Annotations != nil || p.ManagedFields != nil || p.Spec.Containers[0].Env != nil {
-		t.Errorf("compaction kept what no check reads: %+v", p)
+}
+
+func TestCompactNode(t *testing.T) {
+	tests := []struct {
+		name string
+		node func() corev1.Node
+		want Node
+	}{
+		{"dual, Ready", func() corev1.Node {
+			n := fullNode("n1", []string{"10.0.0.0/24", "fd00::/64"}, "10.1.0.1", "fd01::1")
+			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionTrue}, {Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+			return n
+		}, Node{Name: "n1", PodCIDRs: []string{"10.0.0.0/24", "fd00::/64"}, Has6InternalIP: true, Ready: true}},
+		{"IPv6 only as ExternalIP, not Ready, podCIDR alone", func() corev1.Node {
+			n := fullNode("n2", nil, "10.1.0.2")
+			n.Spec.PodCIDR = "10.0.1.0/24"
+			n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "2408::2"})
+			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}
+			return n
+		}, Node{Name: "n2", PodCIDRs: []string{"10.0.1.0/24"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := tt.node()
+			noisy(&n.ObjectMeta)
+			if got := CompactNode(&n); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompactService(t *testing.T) {
+	unset := fullSvc("old", "", "10.96.0.9")
+	unset.Spec.IPFamilyPolicy = nil
+	headless := fullSvc("hl", corev1.IPFamilyPolicySingleStack, "None")
+	dual := fullSvc("web", corev1.IPFamilyPolicyRequireDualStack, "10.96.0.10", "fd00:10:96::a")
+	dual.Spec.Ports = []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}, {Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}}
+	tests := []struct {
+		name string
+		svc  corev1.Service
+		want Service
+	}{
+		{"dual with ports", dual, Service{Namespace: "shop", Name: "web", ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10", "fd00:10:96::a"},
+			Policy: corev1.IPFamilyPolicyRequireDualStack, Ports: []Port{{Port: 80}, {Port: 53, Protocol: corev1.ProtocolUDP}}}},
+		{"policy unset", unset, Service{Namespace: "shop", Name: "old", ClusterIP: "10.96.0.9", ClusterIPs: []string{"10.96.0.9"}}},
+		{"headless", headless, Service{Namespace: "shop", Name: "hl", ClusterIP: "None", ClusterIPs: []string{"None"}, Policy: corev1.IPFamilyPolicySingleStack}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.svc
+			noisy(&s.ObjectMeta)
+			if got := CompactService(&s); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -16,9 +16,9 @@ import (
 
 // Input is everything ipv6 verify read.
 type Input struct {
-	Nodes    []corev1.Node
-	Pods     []corev1.Pod
-	Services []corev1.Service
+	Nodes    []Node
+	Pods     []Pod
+	Services []Service
 	// TerwayIPStack is eni_conf's ip_stack on Terway clusters, "" otherwise.
 	TerwayIPStack string
 	// Listen holds, with --listen, the sockets of pods by namespace/name.
@@ -52,6 +52,15 @@ const (
 func is6(s string) bool {
 	a, err := netip.ParseAddr(s)
 	return err == nil && a.Is6() && !a.Is4In6()
+}
+
+func has6(ips []string) bool {
+	for _, ip := range ips {
+		if is6(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 func prefix6(s string) bool {
@@ -88,13 +97,13 @@ func clusterCheck(in Input) checks.Result {
 	for _, n := range in.Nodes {
 		var missing []string
 		cidr6 := false
-		for _, c := range n.Spec.PodCIDRs {
+		for _, c := range n.PodCIDRs {
 			cidr6 = cidr6 || prefix6(c)
 		}
 		if !cidr6 {
 			missing = append(missing, "no IPv6 pod CIDR")
 		}
-		if !nodeHas6(n) {
+		if !n.Has6InternalIP {
 			missing = append(missing, "no IPv6 InternalIP")
 		}
 		if len(missing) > 0 {
@@ -106,15 +115,6 @@ func clusterCheck(in Input) checks.Result {
 		return checks.WithFindings(checks.StatusFail, "the cluster is not dual-stack", findings)
 	}
 	return checks.Pass("%s with an IPv6 pod CIDR and InternalIP", checks.Count(len(in.Nodes), "node"))
-}
-
-func nodeHas6(n corev1.Node) bool {
-	for _, a := range n.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP && is6(a.Address) {
-			return true
-		}
-	}
-	return false
 }
 
 // terwayCluster judges Terway by what Terway uses: its ip_stack, and the
@@ -130,17 +130,13 @@ func terwayCluster(in Input) checks.Result {
 	// Per node: do its pods on the pod network have IPv6 addresses?
 	with6, without6 := map[string]int{}, map[string]int{}
 	for _, p := range in.Pods {
-		if p.Spec.HostNetwork || p.Status.Phase != corev1.PodRunning || p.Spec.NodeName == "" {
+		if !p.OnPodNetwork() || p.Node == "" {
 			continue
 		}
-		has6 := false
-		for _, ip := range p.Status.PodIPs {
-			has6 = has6 || is6(ip.IP)
-		}
-		if has6 {
-			with6[p.Spec.NodeName]++
+		if has6(p.IPs) {
+			with6[p.Node]++
 		} else {
-			without6[p.Spec.NodeName]++
+			without6[p.Node]++
 		}
 	}
 	var findings []checks.Finding
@@ -175,17 +171,13 @@ func podIPs(in Input) checks.Result {
 	var findings []checks.Finding
 	checked := 0
 	for _, p := range in.Pods {
-		if p.Spec.HostNetwork || p.Status.Phase != corev1.PodRunning {
+		if !p.OnPodNetwork() {
 			continue
 		}
 		checked++
-		has6 := false
-		for _, ip := range p.Status.PodIPs {
-			has6 = has6 || is6(ip.IP)
-		}
-		if !has6 {
-			findings = append(findings, checks.Finding{Object: p.Namespace + "/Pod/" + p.Name, Node: p.Spec.NodeName,
-				Message:     fmt.Sprintf("status.podIPs has no IPv6 address (podIP %s)", p.Status.PodIP),
+		if !has6(p.IPs) {
+			findings = append(findings, checks.Finding{Object: p.Namespace + "/Pod/" + p.Name, Node: p.Node,
+				Message:     fmt.Sprintf("status.podIPs has no IPv6 address (podIP %s)", p.PodIP),
 				Remediation: "the pod's node has no IPv6 pod CIDR or vSwitch (see ipv6.cluster); recreate the pod on a dual-stack node"})
 		}
 	}
@@ -204,7 +196,7 @@ func services(in Input) checks.Result {
 	checked := 0
 	apiServer := false
 	for _, s := range in.Services {
-		if s.Spec.Type == corev1.ServiceTypeExternalName || s.Spec.ClusterIP == corev1.ClusterIPNone {
+		if s.Type == corev1.ServiceTypeExternalName || s.ClusterIP == corev1.ClusterIPNone {
 			continue
 		}
 		// The API server keeps default/kubernetes SingleStack by design
@@ -214,17 +206,13 @@ func services(in Input) checks.Result {
 			continue
 		}
 		checked++
-		has6 := false
-		for _, ip := range s.Spec.ClusterIPs {
-			has6 = has6 || is6(ip)
-		}
-		policy := corev1.IPFamilyPolicySingleStack
-		if s.Spec.IPFamilyPolicy != nil {
-			policy = *s.Spec.IPFamilyPolicy
+		policy := s.Policy
+		if policy == "" {
+			policy = corev1.IPFamilyPolicySingleStack
 		}
 		obj := s.Namespace + "/Service/" + s.Name
 		switch {
-		case has6:
+		case has6(s.ClusterIPs):
 			continue
 		case policy == corev1.IPFamilyPolicySingleStack:
 			findings = append(findings, checks.Finding{Object: obj, Message: "ipFamilyPolicy SingleStack (IPv4): it never gets an IPv6 ClusterIP",
@@ -233,7 +221,7 @@ func services(in Input) checks.Result {
 				status = checks.StatusWarn
 			}
 		default:
-			findings = append(findings, checks.Finding{Object: obj, Message: fmt.Sprintf("ipFamilyPolicy %s but spec.clusterIPs %v has no IPv6 address", policy, s.Spec.ClusterIPs),
+			findings = append(findings, checks.Finding{Object: obj, Message: fmt.Sprintf("ipFamilyPolicy %s but spec.clusterIPs %v has no IPv6 address", policy, s.ClusterIPs),
 				Remediation: "the API server's service CIDR lacks an IPv6 range; recreate the Service once the cluster is dual-stack"})
 			status = checks.StatusFail
 		}
@@ -269,25 +257,23 @@ func listeners(in Input) checks.Result {
 			continue
 		}
 		examined++
-		for _, c := range p.Spec.Containers {
-			for _, port := range c.Ports {
-				if port.Protocol != "" && port.Protocol != corev1.ProtocolTCP {
-					continue
-				}
-				v6, v4 := socks.Listens(int(port.ContainerPort))
-				obj := p.Namespace + "/Pod/" + p.Name
-				switch {
-				case v6:
-					ok++
-				case v4:
-					findings = append(findings, checks.Finding{Object: obj, Node: p.Spec.NodeName,
-						Message:     fmt.Sprintf("container %s listens on port %d over IPv4 only", c.Name, port.ContainerPort),
-						Remediation: "make the process listen on [::] as well (nginx: add `listen [::]:" + fmt.Sprint(port.ContainerPort) + ";`)"})
-				default:
-					findings = append(findings, checks.Finding{Object: obj, Node: p.Spec.NodeName,
-						Message:     fmt.Sprintf("container %s declares port %d but nothing listens on it", c.Name, port.ContainerPort),
-						Remediation: "check the process and the declared containerPort"})
-				}
+		for _, port := range p.Ports {
+			if !port.TCP() {
+				continue
+			}
+			v6, v4 := socks.Listens(int(port.Port))
+			obj := p.Namespace + "/Pod/" + p.Name
+			switch {
+			case v6:
+				ok++
+			case v4:
+				findings = append(findings, checks.Finding{Object: obj, Node: p.Node,
+					Message:     fmt.Sprintf("container %s listens on port %d over IPv4 only", port.Container, port.Port),
+					Remediation: "make the process listen on [::] as well (nginx: add `listen [::]:" + fmt.Sprint(port.Port) + ";`)"})
+			default:
+				findings = append(findings, checks.Finding{Object: obj, Node: p.Node,
+					Message:     fmt.Sprintf("container %s declares port %d but nothing listens on it", port.Container, port.Port),
+					Remediation: "check the process and the declared containerPort"})
 			}
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -184,7 +183,7 @@ func (o *IPv6VerifyOptions) Run(ctx context.Context) error {
 	outcomes := ipv6.Verify(in, o.Listen, o.Probe)
 	pods := 0
 	for _, p := range in.Pods {
-		if !p.Spec.HostNetwork {
+		if !p.HostNetwork {
 			pods++
 		}
 	}
@@ -247,32 +246,19 @@ func (o *IPv6VerifyOptions) read(ctx context.Context) (ipv6.Input, error) {
 	return in, nil
 }
 
-// tcpPorts are the declared TCP container ports of a pod.
-func tcpPorts(p *corev1.Pod) []int {
-	var out []int
-	for _, c := range p.Spec.Containers {
-		for _, port := range c.Ports {
-			if port.Protocol == "" || port.Protocol == corev1.ProtocolTCP {
-				out = append(out, int(port.ContainerPort))
-			}
-		}
-	}
-	return out
-}
-
 func (o *IPv6VerifyOptions) readListeners(ctx context.Context, runner *nodeexec.Runner, in *ipv6.Input) {
 	byNode := map[string][]string{}
 	picked := 0
 	for i := range in.Pods {
 		p := &in.Pods[i]
-		if p.Spec.HostNetwork || p.Status.Phase != corev1.PodRunning || p.Spec.NodeName == "" || len(tcpPorts(p)) == 0 {
+		if !p.OnPodNetwork() || p.Node == "" || len(p.TCPPorts()) == 0 {
 			continue
 		}
 		if picked == o.MaxPods {
 			break
 		}
 		picked++
-		byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p.Namespace, p.Name)
+		byNode[p.Node] = append(byNode[p.Node], p.Namespace, p.Name)
 	}
 	if picked == 0 {
 		in.ListenErr = "no running pod with a declared TCP port matches"
@@ -307,22 +293,22 @@ func (o *IPv6VerifyOptions) probe(ctx context.Context, runner *nodeexec.Runner, 
 	var targets []target
 	for i := range in.Pods {
 		p := &in.Pods[i]
-		if p.Spec.HostNetwork || p.Status.Phase != corev1.PodRunning {
+		if !p.OnPodNetwork() {
 			continue
 		}
-		for _, ip := range p.Status.PodIPs {
-			if a, err := netip.ParseAddr(ip.IP); err == nil && a.Is6() {
-				for _, port := range tcpPorts(p) {
-					targets = append(targets, target{ip.IP, strconv.Itoa(port), p.Namespace + "/Pod/" + p.Name})
+		for _, ip := range p.IPs {
+			if a, err := netip.ParseAddr(ip); err == nil && a.Is6() {
+				for _, port := range p.TCPPorts() {
+					targets = append(targets, target{ip, strconv.Itoa(port), p.Namespace + "/Pod/" + p.Name})
 				}
 			}
 		}
 	}
 	for _, s := range in.Services {
-		for _, ip := range s.Spec.ClusterIPs {
+		for _, ip := range s.ClusterIPs {
 			if a, err := netip.ParseAddr(ip); err == nil && a.Is6() {
-				for _, port := range s.Spec.Ports {
-					if port.Protocol == "" || port.Protocol == corev1.ProtocolTCP {
+				for _, port := range s.Ports {
+					if port.TCP() {
 						targets = append(targets, target{ip, strconv.Itoa(int(port.Port)), s.Namespace + "/Service/" + s.Name})
 					}
 				}
@@ -394,10 +380,8 @@ func (o *IPv6VerifyOptions) probeNodes(in *ipv6.Input) ([]string, error) {
 	}
 	var ready []string
 	for _, n := range in.Nodes {
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				ready = append(ready, n.Name)
-			}
+		if n.Ready {
+			ready = append(ready, n.Name)
 		}
 	}
 	sort.Strings(ready)

@@ -16,6 +16,17 @@ func noisy(m *metav1.ObjectMeta) {
 	m.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}}
 }
 
+// compacts checks that compact keeps of obj, with noise added, exactly want.
+func compacts[T, C any](t *testing.T, name string, obj T, meta func(*T) *metav1.ObjectMeta, compact func(*T) C, want C) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		noisy(meta(&obj))
+		if got := compact(&obj); !reflect.DeepEqual(got, want) {
+			t.Errorf("got %+v\nwant %+v", got, want)
+		}
+	})
+}
+
 // The compact types keep every field a check or the listen/probe steps
 // read, from every place the API puts it.
 func TestCompactPod(t *testing.T) {
@@ -39,13 +50,7 @@ func TestCompactPod(t *testing.T) {
 		}, Pod{Namespace: "shop", Name: "job-0", Node: "n1", HostNetwork: true, PodIP: "192.168.0.9", IPs: []string{"192.168.0.9"}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := tt.pod()
-			noisy(&p.ObjectMeta)
-			if got := CompactPod(&p); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v\nwant %+v", got, tt.want)
-			}
-		})
+		compacts(t, tt.name, tt.pod(), func(o *corev1.Pod) *metav1.ObjectMeta { return &o.ObjectMeta }, CompactPod, tt.want)
 	}
 }
 
@@ -69,13 +74,7 @@ func TestCompactNode(t *testing.T) {
 		}, Node{Name: "n2", PodCIDRs: []string{"10.0.1.0/24"}}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			n := tt.node()
-			noisy(&n.ObjectMeta)
-			if got := CompactNode(&n); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v\nwant %+v", got, tt.want)
-			}
-		})
+		compacts(t, tt.name, tt.node(), func(o *corev1.Node) *metav1.ObjectMeta { return &o.ObjectMeta }, CompactNode, tt.want)
 	}
 }
 
@@ -96,12 +95,6 @@ func TestCompactService(t *testing.T) {
 		{"headless", headless, Service{Namespace: "shop", Name: "hl", ClusterIP: "None", ClusterIPs: []string{"None"}, Policy: corev1.IPFamilyPolicySingleStack}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := tt.svc
-			noisy(&s.ObjectMeta)
-			if got := CompactService(&s); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v\nwant %+v", got, tt.want)
-			}
-		})
+		compacts(t, tt.name, tt.svc, func(o *corev1.Service) *metav1.ObjectMeta { return &o.ObjectMeta }, CompactService, tt.want)
 	}
 }

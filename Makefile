@@ -118,11 +118,11 @@ lint: $(GOLANGCI) ## golangci-lint, pinned
 shellcheck:
 	shellcheck -x hack/*.sh hack/lib/*.sh .ci/run internal/nodescripts/scripts/*.sh completion/kubectl_complete-acknet
 
-readme: rig ## Write the README's transcripts (cluster-side commands) from the binary, run against the local cluster
-	ACKNET_UPDATE_README=1 ACKNET_E2E_REAL_NODES=0 go test -count=1 -tags e2e -run '^TestREADMETranscripts$$' ./test/e2e/
+readme: rig ## Write the README's transcripts from the binary, run against the local cluster and its real nodes (root)
+	ACKNET_UPDATE_README=1 go test -count=1 -timeout 20m -tags e2e -run '^TestREADMETranscripts$$' ./test/e2e/
 
-verify-readme: rig ## Fail when a README transcript is not what the binary prints
-	ACKNET_E2E_REAL_NODES=0 go test -count=1 -tags e2e -run '^TestREADMETranscripts$$' ./test/e2e/
+verify-readme: rig ## Fail when a README transcript is not what the binary prints (local cluster and real nodes; root)
+	go test -count=1 -timeout 20m -tags e2e -run '^TestREADMETranscripts$$' ./test/e2e/
 
 verify: vet lint shellcheck verify-docs verify-readme ## Formatting, go.mod tidiness, vet, lint, shellcheck, docs
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

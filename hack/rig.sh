@@ -226,9 +226,13 @@ start_vpc() {
 
 # nodes_up: the ACK add-ons (Flannel, kube-proxy), then the nodes, then wait
 # until every node is Ready (its CNI config installed by the Flannel pod).
+# CoreDNS is scaled up only then, so that its anti-affinity puts one replica
+# on each node every time, not both on the first node Ready: what runs where
+# is then the same on every boot (the README's transcripts rely on it).
 nodes_up() {
 	local k=("$BIN/kubectl" --kubeconfig "$DIR/kubeconfig") i
 	sed -e "s|@API_SERVER@|https://$VPC_GATEWAY:$(cat "$DIR/api.port")|g" -e "s|@CLUSTER_CIDR@|$CLUSTER_CIDR|g" \
+		-e "s|@COREDNS_REPLICAS@|0|g" \
 		"$ROOT/hack/rig/ack-addons.yaml" | "${k[@]}" apply -f - >/dev/null || return 1
 	for ((i = 0; i < NODES; i++)); do
 		"$ROOT/hack/node.sh" up "$i" || return 1
@@ -244,6 +248,7 @@ nodes_up() {
 		"${k[@]}" get nodes -o jsonpath='{.items[*].spec.taints[*].key}' | grep -q . || break
 		sleep 0.5
 	done
+	"${k[@]}" -n kube-system scale deployment/coredns --replicas=2 >/dev/null || return 1
 	# CoreDNS answers once it has read the cluster's Services.
 	if ! "${k[@]}" -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null; then
 		log "CoreDNS not ready after 180s:"

@@ -480,7 +480,7 @@ func (o *FlannelGCOptions) printPlans(nodes []string, plans map[string]*nodePlan
 	}
 	_ = w.Flush()
 	if !applied && !onlyRefused && leakedTotal > 0 {
-		fmt.Fprintf(o.Out, "%d leaked IPs; nothing was changed. To release them: add --apply\n", leakedTotal)
+		fmt.Fprintf(o.Out, "%s; nothing was changed. To release them: add --apply\n", checks.Count(leakedTotal, "leaked IP"))
 	}
 }
 

@@ -37,6 +37,8 @@ var (
 	// The rig with real nodes.
 	realDir        string
 	realKubeconfig string
+	// withNodes is false when the real nodes were not started.
+	withNodes bool
 )
 
 // realNodes is how many real nodes the second rig starts.
@@ -87,9 +89,9 @@ func run(m *testing.M) (code int) {
 	}()
 	// The real nodes boot while the other rig starts; both need the binaries
 	// built first (one build at a time).
-	// ACKNET_E2E_REAL_NODES=0 (make readme, make verify-readme) starts the
+	// ACKNET_E2E_REAL_NODES=0 (quick runs of the kwok tests) starts the
 	// kwok rig alone, for tests that need no real node.
-	withNodes := os.Getenv("ACKNET_E2E_REAL_NODES") != "0"
+	withNodes = os.Getenv("ACKNET_E2E_REAL_NODES") != "0"
 	buildArgs := []string{}
 	if withNodes {
 		buildArgs = append(buildArgs, "--nodes")

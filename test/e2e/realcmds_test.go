@@ -240,11 +240,12 @@ func TestRealKubeProxyWithoutIPVS(t *testing.T) {
 
 	// A kube-proxy that just restarted in its crash loop may not have
 	// logged yet, and doctor reads the current container's log only: then
-	// the check skips. Ask again until one has (a minute at most).
+	// that pod is "unknown" (or the check skips when no pod has logged).
+	// Ask again until every pod has (a minute at most).
 	var logs report
 	for i := 0; i < 30; i++ {
 		logs = parseReport(t, acknet(t, "doctor", "--logs", "--checks", "kubeproxy.proxier", "-o", "json"))
-		if logs.status("kubeproxy.proxier") != "skip" {
+		if logs.status("kubeproxy.proxier") == "fail" && len(logs.findingObjects("kubeproxy.proxier")) == realNodes {
 			break
 		}
 		time.Sleep(2 * time.Second)

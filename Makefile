@@ -124,7 +124,7 @@ readme: rig ## Write the README's transcripts from the binary, run against the l
 verify-readme: rig ## Fail when a README transcript is not what the binary prints (local cluster and real nodes; root)
 	go test -count=1 -timeout 20m -tags e2e -run '^TestREADMETranscripts$$' ./test/e2e/
 
-verify: vet lint shellcheck verify-docs verify-readme ## Formatting, go.mod tidiness, vet, lint, shellcheck, docs
+verify: vet lint shellcheck verify-docs verify-readme ## Formatting, go.mod tidiness, vet, lint, shellcheck, docs, README transcripts (real nodes: root)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go mod tidy -diff
 

@@ -226,13 +226,12 @@ start_vpc() {
 
 # nodes_up: the ACK add-ons (Flannel, kube-proxy), then the nodes, then wait
 # until every node is Ready (its CNI config installed by the Flannel pod).
-# CoreDNS is scaled up only then, so that its anti-affinity puts one replica
-# on each node every time, not both on the first node Ready: what runs where
-# is then the same on every boot (the README's transcripts rely on it).
+# CoreDNS is scaled up only then, so that its spread constraint puts one
+# replica on each node at once, not both on the first node Ready: what runs
+# where is then the same on every boot (the README's transcripts rely on it).
 nodes_up() {
 	local k=("$BIN/kubectl" --kubeconfig "$DIR/kubeconfig") i
 	sed -e "s|@API_SERVER@|https://$VPC_GATEWAY:$(cat "$DIR/api.port")|g" -e "s|@CLUSTER_CIDR@|$CLUSTER_CIDR|g" \
-		-e "s|@COREDNS_REPLICAS@|0|g" \
 		"$ROOT/hack/rig/ack-addons.yaml" | "${k[@]}" apply -f - >/dev/null || return 1
 	for ((i = 0; i < NODES; i++)); do
 		"$ROOT/hack/node.sh" up "$i" || return 1
@@ -244,10 +243,19 @@ nodes_up() {
 	fi
 	# The node lifecycle controller lifts the not-ready taints a moment after
 	# Ready; until then nothing new is scheduled there.
+	local tainted=1
 	for _ in $(seq 1 60); do
-		"${k[@]}" get nodes -o jsonpath='{.items[*].spec.taints[*].key}' | grep -q . || break
+		"${k[@]}" get nodes -o jsonpath='{.items[*].spec.taints[*].key}' | grep -q . || {
+			tainted=0
+			break
+		}
 		sleep 0.5
 	done
+	if ((tainted)); then
+		log "nodes still tainted after 30s:"
+		"${k[@]}" get nodes -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.taints}{"\n"}{end}' >&2 || true
+		return 1
+	fi
 	"${k[@]}" -n kube-system scale deployment/coredns --replicas=2 >/dev/null || return 1
 	# CoreDNS answers once it has read the cluster's Services.
 	if ! "${k[@]}" -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null; then

@@ -22,7 +22,6 @@ type snapB struct {
 	nodes map[string]*NodeFacts
 }
 
-// withNodes adds what doctor --node-checks would have gathered.
 // nf is one node's facts as a test states them.
 type nf struct {
 	Err         string
@@ -33,21 +32,34 @@ type nf struct {
 	Scan        *nodescripts.ScanResult
 }
 
+// setFact records a fact on a node as doctor's parse would.
+func setFact[T any](f *NodeFacts, k Fact[T], v T, problem string) {
+	if f.values == nil {
+		f.values, f.problems = map[string]any{}, map[string]string{}
+	}
+	if problem != "" {
+		f.problems[k.name] = problem
+	} else {
+		f.values[k.name] = v
+	}
+}
+
+// withNodes adds what doctor --node-checks would have gathered.
 func (b *snapB) withNodes(n map[string]nf) *snapB {
 	b.nodes = map[string]*NodeFacts{}
 	for name, f := range n {
 		facts := &NodeFacts{Err: f.Err}
 		if f.Conntrack != nil {
-			Set(facts, ConntrackFact, f.Conntrack, "")
+			setFact(facts, ConntrackFact, f.Conntrack, "")
 		}
 		if f.Modules != nil {
-			Set(facts, ModulesFact, f.Modules, "")
+			setFact(facts, ModulesFact, f.Modules, "")
 		}
 		if f.Timeouts != nil || f.TimeoutsErr != "" {
-			Set(facts, TimeoutsFact, f.Timeouts, f.TimeoutsErr)
+			setFact(facts, TimeoutsFact, f.Timeouts, f.TimeoutsErr)
 		}
 		if f.Scan != nil {
-			Set(facts, ScanFact, f.Scan, "")
+			setFact(facts, ScanFact, f.Scan, "")
 		}
 		b.nodes[name] = facts
 	}

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,25 +17,26 @@ import (
 // per node; a check reads a fact through its typed key (ConntrackFact.On).
 // Adding a fact is a script under nodescripts/scripts and one entry here.
 
-// NodeFactDef declares one node fact.
+// NodeFactDef declares one node fact; defineFact adds its parser.
 type NodeFactDef struct {
 	Script nodescripts.Script
 	// Vars says whether the fact applies to this cluster and, if so, the
 	// environment its script reads. nil: always, with no variables.
 	Vars func(e *Env) (vars map[string]string, ok bool)
-	// Parse turns the script's section into the fact; an error becomes the
-	// fact's problem, which the checks show.
-	Parse func(s *nodescripts.Section) (any, error)
 	// NeedsPods: the facts are judged against the node's unfinished pods
 	// (NodeFacts.Pods), which doctor then reads once for all nodes.
 	NeedsPods bool
 }
 
+// nodeFact is a registered fact: its declaration and its parser, whose
+// error becomes the fact's problem, which the checks show.
+type nodeFact struct {
+	NodeFactDef
+	parse func(s *nodescripts.Section) (any, error)
+}
+
 // Fact is the typed key of one registered node fact.
 type Fact[T any] struct{ name string }
-
-// Name is the fact's script and section name.
-func (k Fact[T]) Name() string { return k.name }
 
 // On returns the fact as gathered on a node, and the problem that kept it
 // from being read; both are zero when the fact did not apply.
@@ -50,11 +52,10 @@ func (k Fact[T]) On(f *NodeFacts) (T, string) {
 }
 
 // nodeFacts is the registry, in the order the scripts run.
-var nodeFacts []NodeFactDef
+var nodeFacts []nodeFact
 
 func defineFact[T any](d NodeFactDef, parse func(*nodescripts.Section) (T, error)) Fact[T] {
-	d.Parse = func(s *nodescripts.Section) (any, error) { return parse(s) }
-	nodeFacts = append(nodeFacts, d)
+	nodeFacts = append(nodeFacts, nodeFact{NodeFactDef: d, parse: func(s *nodescripts.Section) (any, error) { return parse(s) }})
 	return Fact[T]{name: d.Script.Name}
 }
 
@@ -63,7 +64,7 @@ func finished[T any](parse func(string) (T, error)) func(*nodescripts.Section) (
 	return func(s *nodescripts.Section) (T, error) {
 		if p := sectionProblem(s); p != "" {
 			var zero T
-			return zero, fmt.Errorf("%s", p)
+			return zero, errors.New(p)
 		}
 		return parse(s.Output)
 	}
@@ -104,7 +105,7 @@ var (
 	TimeoutsFact = defineFact(NodeFactDef{Script: nodescripts.IPVSTimeout, Vars: ipvsVars},
 		func(s *nodescripts.Section) (*nodescripts.TimeoutsResult, error) {
 			if s.Ended && s.Status == nodescripts.ExitNoIPVSAdm {
-				return nil, fmt.Errorf("%s", InstallIPVSAdm)
+				return nil, errors.New(InstallIPVSAdm)
 			}
 			return finished(nodescripts.ParseTimeouts)(s)
 		})
@@ -131,7 +132,7 @@ type NodeFactPlan struct {
 	Vars   map[string]string
 	// NeedsPods: read the pods of the examined nodes for NodeFacts.Pods.
 	NeedsPods bool
-	defs      []NodeFactDef
+	defs      []nodeFact
 }
 
 // PlanNodeFacts picks the facts that apply to the cluster and combines
@@ -172,7 +173,7 @@ func (p *NodeFactPlan) Parse(secs map[string]*nodescripts.Section) *NodeFacts {
 			f.problems[d.Script.Name] = "not run"
 			continue
 		}
-		v, err := d.Parse(s)
+		v, err := d.parse(s)
 		if err != nil {
 			f.problems[d.Script.Name] = err.Error()
 			continue
@@ -190,17 +191,4 @@ type NodeFacts struct {
 	Pods     []flannelgc.Pod
 	values   map[string]any
 	problems map[string]string
-}
-
-// Set records a fact on the node (tests build NodeFacts with it).
-func Set[T any](f *NodeFacts, k Fact[T], v T, problem string) *NodeFacts {
-	if f.values == nil {
-		f.values, f.problems = map[string]any{}, map[string]string{}
-	}
-	if problem != "" {
-		f.problems[k.name] = problem
-	} else {
-		f.values[k.name] = v
-	}
-	return f
 }

@@ -29,9 +29,9 @@ type Pod struct {
 	Ports []Port
 }
 
-// Port is a declared container port.
+// Port is a declared container port, or a Service port.
 type Port struct {
-	Container string
+	Container string // "" for a Service port
 	Port      int32
 	Protocol  corev1.Protocol
 }

@@ -93,7 +93,7 @@ func ipvsVars(e *Env) (map[string]string, bool) {
 	if w == nil || w.Err != nil || w.Summary.Mode != "ipvs" || !nodescripts.ValidScheduler(w.Summary.Scheduler) {
 		return nil, false
 	}
-	return map[string]string{"SCHEDULER": w.Summary.Scheduler, "APPLY": "0", "PERSIST_FILE": nodescripts.ModulesPersistFile}, true
+	return nodescripts.ModulesEnv(w.Summary.Scheduler, false), true
 }
 
 // The node facts.

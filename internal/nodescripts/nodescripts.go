@@ -136,6 +136,16 @@ func fields(line string) []string { return strings.Split(line, "\t") }
 // ModulesPersistFile is where ipvs-modules.sh persists modules with APPLY=1.
 const ModulesPersistFile = "/etc/modules-load.d/ack-ipvs-modules.conf"
 
+// ModulesEnv is the ipvs-modules script's parameters: check the modules of
+// scheduler sched, and with apply load and persist what is missing.
+func ModulesEnv(sched string, apply bool) map[string]string {
+	env := map[string]string{"SCHEDULER": sched, "PERSIST_FILE": ModulesPersistFile, "APPLY": "0"}
+	if apply {
+		env["APPLY"] = "1"
+	}
+	return env
+}
+
 var networkNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // ValidNetworkName reports whether a CNI network name is a plain name the

@@ -415,7 +415,7 @@ func (o *FixOptions) checkSchedulerModule(ctx context.Context, sched string) err
 	}
 	module := "ip_vs_" + sched
 	fmt.Fprintf(o.ErrOut, "checking kernel module %s on %d nodes (debug pods in %s)\n", module, len(nodes), o.Namespace)
-	env := modulesEnv(sched, false)
+	env := nodescripts.ModulesEnv(sched, false)
 	res, results := collect(ctx, o.nodes, "ipvs-modules", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.ModulesResult, error) {
 		return runScript(ctx, s, nodescripts.IPVSModules, s.HostRoot(), env, nil, nodescripts.ParseModules)
 	})

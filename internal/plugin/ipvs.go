@@ -39,16 +39,6 @@ func (a *nodeAction) confirmChange(ctx context.Context, what string, nodes int) 
 	return confirm(ctx, a.IOStreams, a.Yes, "this changes host state", fmt.Sprintf("%s on %d nodes?", what, nodes))
 }
 
-// modulesEnv is the ipvs-modules script's parameters: check the modules of
-// scheduler sched, and with apply load and persist what is missing.
-func modulesEnv(sched string, apply bool) map[string]string {
-	env := map[string]string{"SCHEDULER": sched, "PERSIST_FILE": nodescripts.ModulesPersistFile, "APPLY": "0"}
-	if apply {
-		env["APPLY"] = "1"
-	}
-	return env
-}
-
 // IPVSModulesOptions are the options of `kubectl acknet ipvs modules`.
 type IPVSModulesOptions struct {
 	nodeAction
@@ -117,7 +107,7 @@ func (o *IPVSModulesOptions) Run(ctx context.Context) error {
 	}
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
 	defer o.onInterrupt(ctx, runner)()
-	env := modulesEnv(o.Scheduler, o.Apply)
+	env := nodescripts.ModulesEnv(o.Scheduler, o.Apply)
 	res := map[string]*nodescripts.ModulesResult{}
 	var mu sync.Mutex
 	results := runner.Run(ctx, "ipvs-modules", nodes, func(ctx context.Context, s *nodeexec.Session) error {

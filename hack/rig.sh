@@ -34,12 +34,19 @@ source "$ROOT/hack/lib/rignet.sh"
 
 log() { echo "rig: $*" >&2; }
 
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
+# port_free: no socket of any state uses the port (a connection's source
+# port blocks a listener as much as another listener does).
+port_free() { ! ss -Htan "sport = :$1" | grep -q .; }
 
+# free_port picks below the kernel's ephemeral range: a port above it can be
+# taken as the source port of some outgoing connection between the check and
+# the server's bind (two rigs start at once in the e2e tests).
 free_port() {
-	local p
+	local p low
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+	((low > 12000)) || low=32768
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % (low - 10000)))
 		if port_free "$p" && ! grep -qx "$p" "$DIR/ports" 2>/dev/null; then
 			echo "$p" >>"$DIR/ports"
 			echo "$p"

@@ -41,14 +41,12 @@ type Fact[T any] struct{ name string }
 // On returns the fact as gathered on a node, and the problem that kept it
 // from being read; both are zero when the fact did not apply.
 func (k Fact[T]) On(f *NodeFacts) (T, string) {
-	var zero T
 	if f == nil {
+		var zero T
 		return zero, ""
 	}
-	if v, ok := f.values[k.name].(T); ok {
-		return v, f.problems[k.name]
-	}
-	return zero, f.problems[k.name]
+	v, _ := f.values[k.name].(T)
+	return v, f.problems[k.name]
 }
 
 // nodeFacts is the registry, in the order the scripts run.

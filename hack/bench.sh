@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # make bench: doctor and node fan-out on a simulated cluster, measured in one
 # run against the raw LISTs of the same resources and against kubectl get.
-# Two scales (10 % and 100 % of NODES/PODS); ROUNDS alternating rounds each.
-# Prints a Markdown report on stdout; progress on stderr. Not part of make test.
+# Two scales (10 % and 100 % of NODES/PODS); ROUNDS alternating rounds each;
+# the node fan-out once per scale, before (exec) and now (the pod's own
+# command); then doctor alone at 300 % (BIG=0 skips it). Fails if a debug
+# pod is left behind. Prints a Markdown report on stdout; progress on
+# stderr. Not part of make test.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,6 +56,46 @@ kubectl_get() {
 	"$BIN/kubectl" get events -A --field-selector type=Warning -o json >/dev/null
 }
 
+# wait_running N: until kwok runs every pod.
+wait_running() {
+	log "waiting for kwok to run $1 pods"
+	for _ in $(seq 1 900); do
+		pending="$("$BIN/kubectl" get pods -A --field-selector=status.phase!=Running --no-headers 2>/dev/null | wc -l)"
+		[[ "$pending" -le 0 ]] && break
+		sleep 1
+	done
+}
+
+# report_rows NODES PODS WHAT...: the medians of $OUT's rows.
+report_rows() {
+	local n="$1" p="$2" what wall rss req
+	shift 2
+	for what in "$@"; do
+		wall="$(awk -v w="$what" '$1 == w {print $2}' "$OUT" | median)"
+		rss="$(awk -v w="$what" '$1 == w {print $3}' "$OUT" | median)"
+		req="$(awk -v w="$what" '$1 == w {print $4}' "$OUT" | median)"
+		printf '| %d nodes / %d pods | %s | %s | %.0f | %s |\n' "$n" "$p" "$what" "$wall" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$req"
+	done
+}
+
+# fanout LABEL ARGS...: one run of a node command over the bench nodes:
+# wall time, peak RSS, API requests (and per node), debug pods left.
+LEFT_TOTAL=0
+fanout() {
+	local label="$1" t left req
+	shift
+	t="$(mktemp)"
+	/usr/bin/time -f '%e %M' -o "$t" "$PLUGIN" "$@" --host-root "$fake" --request-stats >/dev/null 2>"$t.err" || true
+	left="$("$BIN/kubectl" get pods -A -l app.kubernetes.io/managed-by=kubectl-acknet --no-headers 2>/dev/null | wc -l)"
+	LEFT_TOTAL=$((LEFT_TOTAL + left))
+	req="$(sed -n 's/^api-requests: //p' "$t.err" | tail -n 1)"
+	grep -q '^api-requests: ' "$t.err" || { log "$label failed:"; tail -n 5 "$t.err" >&2; }
+	read -r wall rss < <(tail -n 1 "$t")
+	printf '| %d nodes | %s | %s | %.0f | %s (%.2f per node; pods left: %s) |\n' "$n" "$label" "$wall" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" \
+		"${req:--}" "$(awk -v r="${req:-0}" -v n="$n" 'BEGIN {print r / n}')" "$left"
+	rm -f "$t" "$t.err"
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "-"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "| scale | what | wall s (median of $ROUNDS) | peak RSS MB | API requests |"
@@ -66,12 +109,7 @@ for pct in 10 100; do
 	SERVER="$(sed -n 's/^ *server: //p' "$KUBECONFIG")"
 	TOKEN="$(grep ',acknet-admin,' "$ACKNET_RIG_DIR/tokens.csv" | cut -d, -f1)"
 	(cd "$ROOT" && go run ./hack/scenario load test/scenarios/terway-healthy && go run ./hack/benchload -nodes "$n" -pods "$p")
-	log "waiting for kwok to run $p pods"
-	for _ in $(seq 1 600); do
-		pending="$("$BIN/kubectl" get pods -A --field-selector=status.phase!=Running --no-headers 2>/dev/null | wc -l)"
-		[[ "$pending" -le 0 ]] && break
-		sleep 1
-	done
+	wait_running "$p"
 	OUT="$(mktemp)"
 	for r in $(seq 1 "$ROUNDS"); do
 		log "scale $n nodes / $p pods, round $r"
@@ -86,21 +124,38 @@ for pct in 10 100; do
 	done
 	whats=(doctor ipv6-verify-A raw kubectl)
 	[[ -z "$COMPARE" ]] || whats+=(doctor@compare ipv6-verify-A@compare)
-	for what in "${whats[@]}"; do
-		wall="$(awk -v w="$what" '$1 == w {print $2}' "$OUT" | median)"
-		rss="$(awk -v w="$what" '$1 == w {print $3}' "$OUT" | median)"
-		req="$(awk -v w="$what" '$1 == w {print $4}' "$OUT" | median)"
-		printf '| %d nodes / %d pods | %s | %s | %.0f | %s |\n' "$n" "$p" "$what" "$wall" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$req"
-	done
+	report_rows "$n" "$p" "${whats[@]}"
 	rm -f "$OUT"
 
-	# Node fan-out: one debug pod per node through kwok's exec.
+	# Node fan-out over every node: before, each node's script ran through
+	# exec into a sleeping debug pod (get node, create, polling gets, exec,
+	# delete) at the old defaults, --qps 50 and 10 nodes at once; now it runs
+	# as the debug pod's own command (create, one watch for all, delete) at
+	# the defaults. kwok's exec and hack/kwokrun run the script here, on a
+	# fake host root.
 	fake="$ROOT/.cache/bench-root"
 	make_fake_root "$fake"
-	start=$(date +%s.%N)
-	"$PLUGIN" conntrack -l bench=true --host-root "$fake" --request-stats >/dev/null 2>"$fake.err" || true
-	end=$(date +%s.%N)
-	left="$("$BIN/kubectl" get pods -A -l app.kubernetes.io/managed-by=kubectl-acknet --no-headers 2>/dev/null | wc -l)"
-	printf '| %d nodes / %d pods | conntrack -l bench=true (fan-out, concurrency 10) | %.1f | - | %s (pods left: %s) |\n' \
-		"$n" "$p" "$(awk -v a="$start" -v b="$end" 'BEGIN {print b - a}')" "$(sed -n 's/^api-requests: //p' "$fake.err")" "$left"
+	fanout "conntrack, through exec (before: --qps 50, concurrency 10)" conntrack -l bench=true --via exec --qps 50 --burst 100 --concurrency 10
+	fanout "conntrack, as the pod's command (now: defaults)" conntrack -l bench=true
+	fanout "doctor --node-checks, as the pod's command" doctor --node-checks -l bench=true -o json
 done
+
+# doctor alone at three times the larger scale: its memory must stay flat
+# (it aggregates while paging).
+if [[ "${BIG:-1}" != 0 ]]; then
+	n=$((NODES * 3))
+	p=$((PODS * 3))
+	"$ROOT/hack/rig.sh" down >/dev/null 2>&1 || true
+	"$ROOT/hack/rig.sh" up
+	(cd "$ROOT" && go run ./hack/scenario load test/scenarios/terway-healthy && go run ./hack/benchload -nodes "$n" -pods "$p")
+	wait_running "$p"
+	OUT="$(mktemp)"
+	for r in $(seq 1 "$ROUNDS"); do
+		log "scale $n nodes / $p pods, round $r"
+		measure doctor "$PLUGIN" doctor -o json --request-stats
+		measure raw bash -c "$(declare -f raw_lists); SERVER=$SERVER TOKEN=$TOKEN raw_lists"
+	done
+	report_rows "$n" "$p" doctor raw
+	rm -f "$OUT"
+fi
+[[ "$LEFT_TOTAL" == 0 ]] || { log "debug pods left behind: $LEFT_TOTAL"; exit 1; }

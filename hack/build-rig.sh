@@ -59,6 +59,9 @@ build kubectl "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kubect
 build kube-controller-manager "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
 build kube-scheduler "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kube-scheduler "$kube_ldflags"
 build kwok "$KWOK_VERSION" "$ROOT/hack/rig/kwok" sigs.k8s.io/kwok/cmd/kwok "-s -w"
+# kwok's stand-in kubelet for the plugin's result pods, rebuilt when its
+# source changes.
+build kwokrun "src-$(cat "$ROOT/hack/kwokrun"/*.go | sha256sum | cut -c1-16)" "$ROOT" ./hack/kwokrun "-s -w"
 
 if [[ "${1:-}" == "--nodes" ]]; then
 	build node/kubelet "$KUBE_VERSION" "$ROOT/hack/rig/kube" k8s.io/kubernetes/cmd/kubelet "$kube_ldflags"

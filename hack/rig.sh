@@ -4,7 +4,9 @@
 # nodes annotated kwok.x-k8s.io/node=fake: it makes them Ready, runs their
 # pods, runs `kubectl exec` into those pods on this machine (ClusterExec in
 # $DIR/kwok-exec.yaml), so node scripts can be tested against fake roots, and
-# serves $DIR/pods.log as their logs (ClusterLogs).
+# serves $DIR/pods.log as their logs (ClusterLogs). hack/kwokrun runs the
+# plugin's result pods on those nodes (their command, on this machine) and
+# records their end as a kubelet would.
 #
 #   hack/rig.sh up     build the pinned binaries if needed, start, wait ready
 #   hack/rig.sh down   stop every process by its recorded PID, keep nothing
@@ -95,6 +97,7 @@ down() {
 	[[ -d "$DIR/nodes" || -e "/run/netns/$(rig_id)-vpc" ]] && nodes_down
 	stop_one kube-scheduler
 	stop_one kube-controller-manager
+	stop_one kwokrun
 	stop_one kwok
 	stop_one kube-apiserver
 	stop_one etcd
@@ -159,6 +162,8 @@ start_kwok() {
 		--config "$BIN/kwok-stages.yaml" --config "$DIR/kwok-exec.yaml" --config "$DIR/kwok-logs.yaml" \
 		>"$DIR/kwok.log" 2>&1 &
 	echo $! >"$DIR/kwok.pid"
+	"$BIN/kwokrun" --kubeconfig "$DIR/kubeconfig" --work-dir "$DIR" >"$DIR/kwokrun.log" 2>&1 &
+	echo $! >"$DIR/kwokrun.pid"
 }
 
 # start_controllers runs kube-controller-manager (only the controllers named

@@ -136,3 +136,22 @@ func StartFailure(p *corev1.Pod) string {
 	}
 	return ""
 }
+
+// LabelRun marks the pods of one Gather, so one watch sees them all.
+const LabelRun = "acknet.kubectl.io/run"
+
+// ResultPodSpec is PodSpec for a pod that runs argv as its own command
+// through the result wrapper (see result.go) and then ends.
+func ResultPodSpec(namespace, image, purpose, node, suffix, run string, deadline time.Duration, argv []string) *corev1.Pod {
+	p := PodSpec(namespace, image, purpose, node, suffix, deadline)
+	p.Labels[LabelRun] = run
+	c := &p.Spec.Containers[0]
+	c.Command = append([]string{"/bin/sh", "-c", resultWrapper, "acknet-result"}, argv...)
+	c.TerminationMessagePath = TerminationLog
+	c.TerminationMessagePolicy = corev1.TerminationMessageReadFile
+	c.Env = []corev1.EnvVar{
+		{Name: ResultFileEnv, Value: TerminationLog},
+		{Name: MessageLimitEnv, Value: strconv.Itoa(MessageLimit)},
+	}
+	return p
+}

@@ -39,6 +39,10 @@ type Options struct {
 	Progress io.Writer
 	// Suffix makes pod names deterministic in tests; nil for random.
 	Suffix func() string
+	// Exec makes Collect run read-only scripts through exec into sleeping
+	// pods, as the commands that act always do, instead of as the pods' own
+	// command.
+	Exec bool
 }
 
 // Runner creates debug pods and runs jobs in them.
@@ -116,13 +120,7 @@ func (r *Runner) Run(ctx context.Context, purpose string, nodes []string, job Jo
 				results[i] = Result{Node: nodes[i], Err: err, Duration: time.Since(start)}
 				doneMu.Lock()
 				done++
-				if r.opts.Progress != nil {
-					status := "done"
-					if err != nil {
-						status = "failed"
-					}
-					fmt.Fprintf(r.opts.Progress, "[%d/%d] %s %s (%s)\n", done, len(nodes), nodes[i], status, time.Since(start).Round(100*time.Millisecond))
-				}
+				r.progress(done, len(nodes), nodes[i], err, time.Since(start))
 				doneMu.Unlock()
 			}
 		}()

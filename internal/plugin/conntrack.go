@@ -118,9 +118,7 @@ func (o *ConntrackOptions) Run(ctx context.Context) error {
 	}
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
 	defer o.onInterrupt(ctx, runner)()
-	stats, results := collect(ctx, runner, "conntrack", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.ConntrackStats, error) {
-		return runScript(ctx, s, nodescripts.Conntrack, s.HostRoot(), nil, nil, nodescripts.ParseConntrack)
-	})
+	stats, results := readScript(ctx, runner, "conntrack", nodes, nodescripts.Conntrack, nil, nil, nodescripts.ParseConntrack)
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NODE\tSTATUS\tCOUNT\tMAX\tUSAGE\tBUCKETS\tDNS\tPROTOCOLS\tTABLE FULL")
 	for _, n := range nodes {

@@ -2,8 +2,8 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/flannelgc"
@@ -12,7 +12,7 @@ import (
 )
 
 // gatherNodeFacts runs the node scripts that apply to this cluster in one
-// exec per node and parses each script's section (checks.PlanNodeFacts).
+// debug pod per node and parses each script's section (checks.PlanNodeFacts).
 func (o *DoctorOptions) gatherNodeFacts(ctx context.Context, env *checks.Env) (map[string]*checks.NodeFacts, error) {
 	var nodes []string
 	if o.AllNodes && env.S.ReadErr("nodes") == nil {
@@ -38,28 +38,23 @@ func (o *DoctorOptions) gatherNodeFacts(ctx context.Context, env *checks.Env) (m
 
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
 	defer o.onInterrupt(ctx, runner)()
+	argv, err := nodescripts.Command(plan.Script, runner.HostRoot(), plan.Vars)
+	if err != nil {
+		return nil, err
+	}
 	facts := map[string]*checks.NodeFacts{}
-	var mu sync.Mutex
-	results := runner.Run(ctx, "node-checks", nodes, func(ctx context.Context, s *nodeexec.Session) error {
-		argv, err := nodescripts.Command(plan.Script, s.HostRoot(), plan.Vars)
-		if err != nil {
-			return err
+	for _, out := range runner.Collect(ctx, "node-checks", nodes, func(string) ([]string, error) { return argv, nil }) {
+		// A script that failed still printed the sections of the others
+		// (nodescripts.Combined); only a pod that gave nothing back is
+		// the node's error.
+		var failed *nodeexec.ExecError
+		if out.Err != nil && !errors.As(out.Err, &failed) {
+			facts[out.Node] = &checks.NodeFacts{Err: out.Err.Error()}
+			continue
 		}
-		out, execErr := s.Exec(ctx, argv)
-		if execErr != nil && ctx.Err() != nil {
-			return execErr
-		}
-		f := plan.Parse(nodescripts.SplitSections(out))
-		f.Pods = pods[s.Node]
-		mu.Lock()
-		facts[s.Node] = f
-		mu.Unlock()
-		return nil
-	})
-	for _, r := range results {
-		if r.Err != nil {
-			facts[r.Node] = &checks.NodeFacts{Err: r.Err.Error()}
-		}
+		f := plan.Parse(nodescripts.SplitSections(out.Stdout))
+		f.Pods = pods[out.Node]
+		facts[out.Node] = f
 	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("node checks interrupted: %w", ctx.Err())

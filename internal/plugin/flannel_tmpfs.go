@@ -14,7 +14,6 @@ import (
 	"github.com/kubectl-acknet/kubectl-acknet/internal/ackconf"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
-	"github.com/kubectl-acknet/kubectl-acknet/internal/nodeexec"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/nodescripts"
 )
 
@@ -118,9 +117,7 @@ func (o *FlannelTmpfsOptions) Run(ctx context.Context) error {
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
 	defer o.onInterrupt(ctx, runner)()
 	env := map[string]string{"NETWORK": o.network, "IPAM_DIRS": strings.Join(o.ipamDirs, " ")}
-	scans, results := collect(ctx, runner, "flannel-tmpfs", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.ScanResult, error) {
-		return runScript(ctx, s, nodescripts.FlannelScan, s.HostRoot(), env, nil, nodescripts.ParseScan)
-	})
+	scans, results := readScript(ctx, runner, "flannel-tmpfs", nodes, nodescripts.FlannelScan, env, nil, nodescripts.ParseScan)
 
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NODE\tIPAM STATE\tWHY")

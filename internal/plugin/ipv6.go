@@ -269,9 +269,7 @@ func (o *IPv6VerifyOptions) readListeners(ctx context.Context, runner *nodeexec.
 		nodes = append(nodes, n)
 	}
 	sort.Strings(nodes)
-	found, results := collect(ctx, runner, "ipv6-listen", nodes, func(ctx context.Context, s *nodeexec.Session) (map[string]*nodescripts.PodSockets, error) {
-		return runScript(ctx, s, nodescripts.Listen, s.HostRoot(), nil, byNode[s.Node], nodescripts.ParseListen)
-	})
+	found, results := readScript(ctx, runner, "ipv6-listen", nodes, nodescripts.Listen, nil, func(node string) []string { return byNode[node] }, nodescripts.ParseListen)
 	in.Listen = map[string]*nodescripts.PodSockets{}
 	for _, res := range found {
 		for k, v := range res {

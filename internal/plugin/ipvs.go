@@ -285,9 +285,15 @@ func (o *IPVSTimeoutOptions) Run(ctx context.Context) error {
 	}
 	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
 	defer o.onInterrupt(ctx, runner)()
-	res, results := collect(ctx, runner, "ipvs-timeout", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.TimeoutsResult, error) {
-		return runScript(ctx, s, nodescripts.IPVSTimeout, s.HostRoot(), env, nil, nodescripts.ParseTimeouts)
-	})
+	var res map[string]*nodescripts.TimeoutsResult
+	var results []nodeexec.Result
+	if o.timeouts == nil {
+		res, results = readScript(ctx, runner, "ipvs-timeout", nodes, nodescripts.IPVSTimeout, env, nil, nodescripts.ParseTimeouts)
+	} else {
+		res, results = collect(ctx, runner, "ipvs-timeout", nodes, func(ctx context.Context, s *nodeexec.Session) (*nodescripts.TimeoutsResult, error) {
+			return runScript(ctx, s, nodescripts.IPVSTimeout, s.HostRoot(), env, nil, nodescripts.ParseTimeouts)
+		})
+	}
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	if o.timeouts == nil {
 		fmt.Fprintln(w, "NODE\tTCP\tTCPFIN\tUDP")

@@ -39,6 +39,9 @@ type NodeOptions struct {
 	// HostRoot is where the debug pod mounts the host's /. Tests point it
 	// at a fake host root; users never need it.
 	HostRoot string
+	// Via is how read-only scripts run: "pod" (as the debug pod's own
+	// command) or "exec" (into a sleeping pod, as the commands that act do).
+	Via string
 
 	// interruptMsg is what the first interrupt prints; commands that do
 	// more than run debug pods say what stops.
@@ -55,7 +58,7 @@ func (n *NodeOptions) addFlags(f *pflag.FlagSet) {
 // addRunnerFlags adds the flags of how debug pods run, for commands that
 // choose their nodes otherwise.
 func (n *NodeOptions) addRunnerFlags(f *pflag.FlagSet) {
-	f.IntVar(&n.Concurrency, "concurrency", 10, "How many nodes to work on at once")
+	f.IntVar(&n.Concurrency, "concurrency", 0, "How many nodes to work on at once (0: reads keep twice --qps debug pods in flight, changes 10 exec streams)")
 	f.DurationVar(&n.Timeout, "node-timeout", 2*time.Minute, "Time limit per node: create the debug pod, run, delete")
 	f.DurationVar(&n.StartTimeout, "start-timeout", time.Minute, "How long to wait for a debug pod to run")
 	image := os.Getenv(nodeexec.ImageEnv)
@@ -66,11 +69,22 @@ func (n *NodeOptions) addRunnerFlags(f *pflag.FlagSet) {
 	f.StringVar(&n.Namespace, "node-namespace", nodeexec.DefaultNamespace, "Namespace of the debug pods; it must allow privileged pods")
 	f.StringVar(&n.HostRoot, "host-root", nodeexec.DefaultHostRoot, "Where the debug pod mounts the host's / (for tests)")
 	_ = f.MarkHidden("host-root")
+	f.StringVar(&n.Via, "via", viaPod, "How read-only scripts run: pod (the debug pod's own command) or exec (into a sleeping debug pod)")
+	_ = f.MarkHidden("via")
 }
 
+// Ways read-only scripts run (--via).
+const (
+	viaPod  = "pod"
+	viaExec = "exec"
+)
+
 func (n *NodeOptions) validateRunner() error {
-	if n.Concurrency < 1 || n.Concurrency > 500 {
-		return usageErr("--concurrency must be between 1 and 500")
+	if n.Concurrency < 0 || n.Concurrency > 500 {
+		return usageErr("--concurrency must be between 1 and 500, or 0 for the default")
+	}
+	if n.Via != viaPod && n.Via != viaExec {
+		return usageErr("--via must be pod or exec")
 	}
 	if n.Timeout < 10*time.Second {
 		return usageErr("--node-timeout must be at least 10s")
@@ -148,9 +162,25 @@ func sortedUnique(in []string) []string {
 
 func (n *NodeOptions) runner(cs kubernetes.Interface, cfg *rest.Config, progress io.Writer) *nodeexec.Runner {
 	return nodeexec.NewRunner(cs, cfg, nodeexec.Options{
-		Namespace: n.Namespace, Image: n.Image, HostRoot: n.HostRoot, Concurrency: n.Concurrency,
-		NodeTimeout: n.Timeout, StartTimeout: n.StartTimeout, Progress: progress,
+		Namespace: n.Namespace, Image: n.Image, HostRoot: n.HostRoot, Concurrency: n.concurrency(cfg.QPS),
+		NodeTimeout: n.Timeout, StartTimeout: n.StartTimeout, Progress: progress, Exec: n.Via == viaExec,
 	})
+}
+
+// concurrency is --concurrency, or its default. Reads cost two writes per
+// node (create, delete) paced by the client's rate limit, so the pool only
+// needs to cover a debug pod's life (about two seconds from create to
+// result on a real node, Little's law: in flight = rate x time): twice the
+// QPS keeps the limiter, not the pool, the bound. Through exec each node
+// holds a stream to its kubelet, so those stay at 10.
+func (n *NodeOptions) concurrency(qps float32) int {
+	switch {
+	case n.Concurrency > 0:
+		return n.Concurrency
+	case n.Via == viaExec:
+		return 10
+	}
+	return min(max(int(2*qps), 10), 500)
 }
 
 // progressWriter is stderr on a terminal, nothing otherwise.
@@ -202,6 +232,37 @@ func collect[T any](ctx context.Context, r *nodeexec.Runner, purpose string, nod
 		return nil
 	})
 	return out, results
+}
+
+// readScript runs a read-only script on every node (as the debug pods' own
+// command, or through exec with --via exec) and parses each node's output;
+// args gives a node's positional arguments (nil for none). Nodes whose
+// script failed, or whose output did not parse, carry the error in the
+// results and are absent from the map.
+func readScript[T any](ctx context.Context, r *nodeexec.Runner, purpose string, nodes []string, script nodescripts.Script,
+	env map[string]string, args func(node string) []string, parse func(string) (T, error)) (map[string]T, []nodeexec.Result) {
+	outs := r.Collect(ctx, purpose, nodes, func(node string) ([]string, error) {
+		var a []string
+		if args != nil {
+			a = args(node)
+		}
+		return nodescripts.Command(script, r.HostRoot(), env, a...)
+	})
+	values := map[string]T{}
+	results := make([]nodeexec.Result, len(outs))
+	for i, o := range outs {
+		results[i] = o.Result
+		if o.Err != nil {
+			continue
+		}
+		v, err := parse(o.Stdout)
+		if err != nil {
+			results[i].Err = fmt.Errorf("%s output: %w", purpose, err)
+			continue
+		}
+		values[o.Node] = v
+	}
+	return values, results
 }
 
 // runScript execs one embedded script in the session and parses its output.

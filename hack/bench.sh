@@ -10,6 +10,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ACKNET_RIG_DIR="$ROOT/.cache/rig/run/bench"
+# The bench's nodes share one fake host root: hack/kwokrun runs each distinct
+# script once for all of them (see there why).
+export ACKNET_RIG_KWOKRUN_MEMO=1
 BIN="${ACKNET_RIG_BIN:-$ROOT/.cache/rig/bin}"
 NODES="${NODES:-1000}"
 PODS="${PODS:-30000}"

@@ -154,15 +154,26 @@ start_kwok() {
 		  - logsFile: $DIR/pods.log
 		    follow: false
 	EOT
+	# kwok plays 4 pod stages at once by default: a thousand debug pods
+	# (make bench) would wait on kwok, not on the API server.
+	cat >"$DIR/kwok-config.yaml" <<-EOT
+		kind: KwokConfiguration
+		apiVersion: config.kwok.x-k8s.io/v1alpha1
+		options:
+		  podPlayStageParallelism: 32
+		  nodePlayStageParallelism: 8
+	EOT
 	# The API server reaches kwok as the fake nodes' kubelet on loopback.
 	"$BIN/kwok" --kubeconfig "$DIR/kubeconfig" \
 		--manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
 		--node-ip 127.0.0.1 --node-port "$port" --server-address "127.0.0.1:$port" \
 		--cidr 10.244.0.0/16 \
-		--config "$BIN/kwok-stages.yaml" --config "$DIR/kwok-exec.yaml" --config "$DIR/kwok-logs.yaml" \
+		--config "$DIR/kwok-config.yaml" --config "$BIN/kwok-stages.yaml" --config "$DIR/kwok-exec.yaml" --config "$DIR/kwok-logs.yaml" \
 		>"$DIR/kwok.log" 2>&1 &
 	echo $! >"$DIR/kwok.pid"
-	"$BIN/kwokrun" --kubeconfig "$DIR/kubeconfig" --work-dir "$DIR" >"$DIR/kwokrun.log" 2>&1 &
+	local memo=()
+	[[ -z "${ACKNET_RIG_KWOKRUN_MEMO:-}" ]] || memo=(--memo)
+	"$BIN/kwokrun" --kubeconfig "$DIR/kubeconfig" --work-dir "$DIR" "${memo[@]}" >"$DIR/kwokrun.log" 2>&1 &
 	echo $! >"$DIR/kwokrun.pid"
 }
 

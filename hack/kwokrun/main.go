@@ -8,6 +8,12 @@
 // writes the pod's status as the kubelet would: the container terminated,
 // with the termination message, and the pod Succeeded.
 //
+// With --memo it runs each distinct command (argv and environment) once and
+// gives every pod that runs it the same end: `make bench` points a thousand
+// nodes at one fake host root, and this machine's two cores running a
+// thousand scripts would measure this stand-in, not the plugin; on a real
+// cluster each node runs its own script on its own CPU.
+//
 // What it cannot stand in for: the container log. kwok serves one file for
 // every pod's log, so a result too large for the termination message cannot
 // be read back from a simulated node; the real nodes test that path.
@@ -23,6 +29,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -46,6 +53,7 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the rig")
 	workDir := flag.String("work-dir", "", "directory commands run in")
 	workers := flag.Int("workers", 8, "commands run at once")
+	memoize := flag.Bool("memo", false, "run each distinct command once and reuse its end (for benchmarks)")
 	flag.Parse()
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
@@ -101,6 +109,10 @@ func main() {
 	nodes.WaitForCacheSync(ctx.Done())
 	pods.Start(ctx.Done())
 
+	run := runCommand
+	if *memoize {
+		run = memo(runCommand)
+	}
 	var wg sync.WaitGroup
 	for range *workers {
 		wg.Add(1)
@@ -111,7 +123,7 @@ func main() {
 				case <-ctx.Done():
 					return
 				case p := <-queue:
-					if err := runPod(ctx, cs, *workDir, p); err != nil {
+					if err := runPod(ctx, cs, *workDir, p, run); err != nil {
 						log.Printf("kwokrun: %s/%s: %v", p.Namespace, p.Name, err)
 					}
 				}
@@ -130,45 +142,87 @@ func terminated(p *corev1.Pod) bool {
 	return false
 }
 
-// runPod runs the pod's one container command and records its end.
-func runPod(ctx context.Context, cs kubernetes.Interface, workDir string, p *corev1.Pod) error {
-	c := p.Spec.Containers[0]
-	argv := append(append([]string{}, c.Command...), c.Args...)
-	if len(argv) == 0 {
-		return fmt.Errorf("no command")
-	}
+// ending is how a command ended: its exit code and termination message.
+type ending struct {
+	code    int
+	message string
+	started time.Time
+}
+
+// runCommand runs argv with env in workDir, as the container would, and
+// reads the termination message the command wrote.
+func runCommand(ctx context.Context, workDir string, argv, env []string) ending {
+	e := ending{started: time.Now()}
 	tmp, err := os.MkdirTemp("", "kwokrun-")
 	if err != nil {
-		return err
+		return ending{code: 1, message: err.Error(), started: e.started}
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
 	msgFile := filepath.Join(tmp, "termination-log")
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR=" + tmp}
-	for _, e := range c.Env {
-		if e.Name != resultFileEnv {
-			env = append(env, e.Name+"="+e.Value)
-		}
-	}
-	env = append(env, resultFileEnv+"="+msgFile)
+	env = append(append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR=" + tmp}, env...), resultFileEnv+"="+msgFile)
 	runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env = workDir, env
-	started := time.Now()
-	code := 0
 	if err := cmd.Run(); err != nil {
-		code = 1
+		e.code = 1
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			code = ee.ExitCode()
+			e.code = ee.ExitCode()
 		}
 	}
 	msg, _ := os.ReadFile(msgFile)
 	if len(msg) > 4096 {
 		msg = msg[len(msg)-4096:] // the kubelet keeps the last 4,096 bytes
 	}
+	e.message = string(msg)
+	return e
+}
+
+type runner func(ctx context.Context, workDir string, argv, env []string) ending
+
+// memo runs each distinct command once; pods that run it meanwhile wait.
+func memo(run runner) runner {
+	type entry struct {
+		done chan struct{}
+		e    ending
+	}
+	var mu sync.Mutex
+	seen := map[string]*entry{}
+	return func(ctx context.Context, workDir string, argv, env []string) ending {
+		key := strings.Join(append(append([]string{workDir}, argv...), env...), "\x00")
+		mu.Lock()
+		en, ok := seen[key]
+		if !ok {
+			en = &entry{done: make(chan struct{})}
+			seen[key] = en
+		}
+		mu.Unlock()
+		if !ok {
+			en.e = run(ctx, workDir, argv, env)
+			close(en.done)
+		}
+		<-en.done
+		return en.e
+	}
+}
+
+// runPod runs the pod's one container command and records its end.
+func runPod(ctx context.Context, cs kubernetes.Interface, workDir string, p *corev1.Pod, run runner) error {
+	c := p.Spec.Containers[0]
+	argv := append(append([]string{}, c.Command...), c.Args...)
+	if len(argv) == 0 {
+		return fmt.Errorf("no command")
+	}
+	var env []string
+	for _, e := range c.Env {
+		if e.Name != resultFileEnv {
+			env = append(env, e.Name+"="+e.Value)
+		}
+	}
+	e := run(ctx, workDir, argv, env)
 	reason := "Completed"
-	if code != 0 {
+	if e.code != 0 {
 		reason = "Error"
 	}
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -178,14 +232,14 @@ func runPod(ctx context.Context, cs kubernetes.Interface, workDir string, p *cor
 		}
 		now := metav1.Now()
 		cur.Status.Phase = corev1.PodSucceeded
-		if code != 0 {
+		if e.code != 0 {
 			cur.Status.Phase = corev1.PodFailed
 		}
 		cur.Status.ContainerStatuses = []corev1.ContainerStatus{{
 			Name: c.Name, Image: c.Image, ImageID: c.Image,
 			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-				ExitCode: int32(code), Reason: reason, Message: string(msg),
-				StartedAt: metav1.NewTime(started), FinishedAt: now,
+				ExitCode: int32(e.code), Reason: reason, Message: e.message,
+				StartedAt: metav1.NewTime(e.started), FinishedAt: now,
 			}},
 		}}
 		for i := range cur.Status.Conditions {

@@ -13,7 +13,7 @@ import (
 
 // A node fact is one thing doctor --node-checks reads on every node: a
 // script, when it applies, the variables it reads and the parser of its
-// output, declared once below. doctor runs the facts that apply in one exec
+// output, declared once below. doctor runs the facts that apply in one debug pod
 // per node; a check reads a fact through its typed key (ConntrackFact.On).
 // Adding a fact is a script under nodescripts/scripts and one entry here.
 

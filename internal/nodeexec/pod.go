@@ -1,7 +1,9 @@
 // Package nodeexec runs scripts on nodes through short-lived debug pods: per
-// node a privileged hostNetwork/hostPID pod pinned by nodeName, an exec
-// through the API server, and a delete that always happens, also when the
-// caller is interrupted.
+// node a privileged hostNetwork/hostPID pod pinned by nodeName, and a delete
+// that always happens, also when the caller is interrupted. Read-only
+// scripts run as the pod's own command and hand back their output through
+// the pod (Gather, result.go); scripts that scan, decide and act run through
+// exec into a sleeping pod (Run), so one pod sees the whole job.
 package nodeexec
 
 import (
@@ -66,7 +68,7 @@ func podName(purpose, node, suffix string) string {
 }
 
 // PodSpec builds the debug pod for one node. The container only sleeps; the
-// work happens through exec, and activeDeadlineSeconds ends the pod if the
+// work happens through exec (ResultPodSpec runs it instead), and activeDeadlineSeconds ends the pod if the
 // plugin dies before it can delete it.
 func PodSpec(namespace, image, purpose, node, suffix string, deadline time.Duration) *corev1.Pod {
 	secs := int64(deadline.Seconds())

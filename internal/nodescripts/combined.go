@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Combined runs several scripts in one exec, each in its own subshell, with
+// Combined runs several scripts in one run, each in its own subshell, with
 // a section line before and an end line (with its exit status) after, so a
 // failing script does not hide the others. It joins only the embedded script
 // texts; parameters still arrive through the environment.

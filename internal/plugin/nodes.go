@@ -58,7 +58,7 @@ func (n *NodeOptions) addFlags(f *pflag.FlagSet) {
 // addRunnerFlags adds the flags of how debug pods run, for commands that
 // choose their nodes otherwise.
 func (n *NodeOptions) addRunnerFlags(f *pflag.FlagSet) {
-	f.IntVar(&n.Concurrency, "concurrency", 0, "How many nodes to work on at once (0: reads keep twice --qps debug pods in flight, changes 10 exec streams)")
+	f.IntVar(&n.Concurrency, "concurrency", 0, "How many nodes to work on at once; 0 picks twice --qps for reads (debug pods in flight) and 10 for changes (exec streams)")
 	f.DurationVar(&n.Timeout, "node-timeout", 2*time.Minute, "Time limit per node: create the debug pod, run, delete")
 	f.DurationVar(&n.StartTimeout, "start-timeout", time.Minute, "How long to wait for a debug pod to run")
 	image := os.Getenv(nodeexec.ImageEnv)

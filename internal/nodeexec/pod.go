@@ -139,14 +139,19 @@ func StartFailure(p *corev1.Pod) string {
 	return ""
 }
 
-// LabelRun marks the pods of one Gather, so one watch sees them all.
-const LabelRun = "acknet.kubectl.io/run"
+// LabelRun marks the pods of one Gather, so one watch sees them all;
+// LabelBatch the batch of nodes whose pods are deleted together.
+const (
+	LabelRun   = "acknet.kubectl.io/run"
+	LabelBatch = "acknet.kubectl.io/batch"
+)
 
 // ResultPodSpec is PodSpec for a pod that runs argv as its own command
 // through the result wrapper (see result.go) and then ends.
-func ResultPodSpec(namespace, image, purpose, node, suffix, run string, deadline time.Duration, argv []string) *corev1.Pod {
+func ResultPodSpec(namespace, image, purpose, node, suffix, run string, batch int, deadline time.Duration, argv []string) *corev1.Pod {
 	p := PodSpec(namespace, image, purpose, node, suffix, deadline)
 	p.Labels[LabelRun] = run
+	p.Labels[LabelBatch] = strconv.Itoa(batch)
 	c := &p.Spec.Containers[0]
 	c.Command = append([]string{"/bin/sh", "-c", resultWrapper, "acknet-result"}, argv...)
 	c.TerminationMessagePath = TerminationLog

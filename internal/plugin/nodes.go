@@ -167,8 +167,8 @@ func (n *NodeOptions) runner(cs kubernetes.Interface, cfg *rest.Config, progress
 	})
 }
 
-// concurrency is --concurrency, or its default. Reads cost two writes per
-// node (create, delete) paced by the client's rate limit, so the pool only
+// concurrency is --concurrency, or its default. Reads cost about one write
+// per node (the create) paced by the client's rate limit, so the pool only
 // needs to cover a debug pod's life (about two seconds from create to
 // result on a real node, Little's law: in flight = rate x time): twice the
 // QPS keeps the limiter, not the pool, the bound. Through exec each node

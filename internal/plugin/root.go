@@ -19,8 +19,9 @@ import (
 )
 
 // Defaults of the client rate limits. doctor makes a few dozen requests;
-// the node commands fan out, two writes per node (create and delete a debug
-// pod), so 100 per second reads 1,000 nodes in about 20 s. The server keeps
+// the node commands fan out, about one write per node for a read (the debug
+// pod's create; ended pods are deleted 50 at a time), so 100 per second
+// reads 1,000 nodes in about 10 s. The server keeps
 // its own ceiling: API Priority and Fairness puts these requests in a
 // priority level of their user and answers 429 with Retry-After when that
 // level is full, which client-go waits out and retries.

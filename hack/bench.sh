@@ -59,6 +59,15 @@ kubectl_get() {
 	"$BIN/kubectl" get events -A --field-selector type=Warning -o json >/dev/null
 }
 
+# fresh_rig: a new bench cluster, and the variables that reach it.
+fresh_rig() {
+	"$ROOT/hack/rig.sh" down >/dev/null 2>&1 || true
+	"$ROOT/hack/rig.sh" up
+	export KUBECONFIG="$ACKNET_RIG_DIR/kubeconfig"
+	SERVER="$(sed -n 's/^ *server: //p' "$KUBECONFIG")"
+	TOKEN="$(grep ',acknet-admin,' "$ACKNET_RIG_DIR/tokens.csv" | cut -d, -f1)"
+}
+
 # wait_running N: until kwok runs every pod.
 wait_running() {
 	log "waiting for kwok to run $1 pods"
@@ -106,11 +115,7 @@ echo "|---|---|---|---|---|"
 for pct in 10 100; do
 	n=$((NODES * pct / 100))
 	p=$((PODS * pct / 100))
-	"$ROOT/hack/rig.sh" down >/dev/null 2>&1 || true
-	"$ROOT/hack/rig.sh" up
-	export KUBECONFIG="$ACKNET_RIG_DIR/kubeconfig"
-	SERVER="$(sed -n 's/^ *server: //p' "$KUBECONFIG")"
-	TOKEN="$(grep ',acknet-admin,' "$ACKNET_RIG_DIR/tokens.csv" | cut -d, -f1)"
+	fresh_rig
 	(cd "$ROOT" && go run ./hack/scenario load test/scenarios/terway-healthy && go run ./hack/benchload -nodes "$n" -pods "$p")
 	wait_running "$p"
 	OUT="$(mktemp)"
@@ -148,8 +153,7 @@ done
 if [[ "${BIG:-1}" != 0 ]]; then
 	n=$((NODES * 3))
 	p=$((PODS * 3))
-	"$ROOT/hack/rig.sh" down >/dev/null 2>&1 || true
-	"$ROOT/hack/rig.sh" up
+	fresh_rig
 	(cd "$ROOT" && go run ./hack/scenario load test/scenarios/terway-healthy && go run ./hack/benchload -nodes "$n" -pods "$p")
 	wait_running "$p"
 	OUT="$(mktemp)"

@@ -27,7 +27,7 @@ const (
 	LabelPurpose   = "acknet.kubectl.io/purpose"
 	AnnotationNode = "acknet.kubectl.io/node"
 
-	// DefaultImage needs only chroot and sleep (busybox). It is served by
+	// DefaultImage needs only busybox (sh, chroot, sleep, cat, tail, wc). It is served by
 	// Alibaba Cloud Container Registry, which ACK nodes in mainland China
 	// reach when docker.io is blocked; override with --image or ImageEnv.
 	DefaultImage     = "registry.cn-hangzhou.aliyuncs.com/acs/busybox:v1.29.2"

@@ -65,7 +65,7 @@ func (n *NodeOptions) addRunnerFlags(f *pflag.FlagSet) {
 	if image == "" {
 		image = nodeexec.DefaultImage
 	}
-	f.StringVar(&n.Image, "image", image, "Debug pod image; it needs chroot and sleep (busybox). Default from "+nodeexec.ImageEnv)
+	f.StringVar(&n.Image, "image", image, "Debug pod image; it needs busybox (sh, chroot, sleep, cat, tail, wc). Default from "+nodeexec.ImageEnv)
 	f.StringVar(&n.Namespace, "node-namespace", nodeexec.DefaultNamespace, "Namespace of the debug pods; it must allow privileged pods")
 	f.StringVar(&n.HostRoot, "host-root", nodeexec.DefaultHostRoot, "Where the debug pod mounts the host's / (for tests)")
 	_ = f.MarkHidden("host-root")

@@ -59,18 +59,17 @@ kubectl_get() {
 	"$BIN/kubectl" get events -A --field-selector type=Warning -o json >/dev/null
 }
 
-# fresh_rig: a new bench cluster, and the variables that reach it.
-fresh_rig() {
+# fresh_cluster NODES PODS: a new bench cluster loaded with the Terway
+# scenario and NODES kwok nodes running PODS pods, and the variables that
+# reach it.
+fresh_cluster() {
 	"$ROOT/hack/rig.sh" down >/dev/null 2>&1 || true
 	"$ROOT/hack/rig.sh" up
 	export KUBECONFIG="$ACKNET_RIG_DIR/kubeconfig"
 	SERVER="$(sed -n 's/^ *server: //p' "$KUBECONFIG")"
 	TOKEN="$(grep ',acknet-admin,' "$ACKNET_RIG_DIR/tokens.csv" | cut -d, -f1)"
-}
-
-# wait_running N: until kwok runs every pod.
-wait_running() {
-	log "waiting for kwok to run $1 pods"
+	(cd "$ROOT" && go run ./hack/scenario load test/scenarios/terway-healthy && go run ./hack/benchload -nodes "$1" -pods "$2")
+	log "waiting for kwok to run $2 pods"
 	for _ in $(seq 1 900); do
 		pending="$("$BIN/kubectl" get pods -A --field-selector=status.phase!=Running --no-headers 2>/dev/null | wc -l)"
 		[[ "$pending" -le 0 ]] && break
@@ -115,9 +114,7 @@ echo "|---|---|---|---|---|"
 for pct in 10 100; do
 	n=$((NODES * pct / 100))
 	p=$((PODS * pct / 100))
-	fresh_rig
-	(cd "$ROOT" && go run ./hack/scenario load test/scenarios/terway-healthy && go run ./hack/benchload -nodes "$n" -pods "$p")
-	wait_running "$p"
+	fresh_cluster "$n" "$p"
 	OUT="$(mktemp)"
 	for r in $(seq 1 "$ROUNDS"); do
 		log "scale $n nodes / $p pods, round $r"
@@ -153,9 +150,7 @@ done
 if [[ "${BIG:-1}" != 0 ]]; then
 	n=$((NODES * 3))
 	p=$((PODS * 3))
-	fresh_rig
-	(cd "$ROOT" && go run ./hack/scenario load test/scenarios/terway-healthy && go run ./hack/benchload -nodes "$n" -pods "$p")
-	wait_running "$p"
+	fresh_cluster "$n" "$p"
 	OUT="$(mktemp)"
 	for r in $(seq 1 "$ROUNDS"); do
 		log "scale $n nodes / $p pods, round $r"

@@ -155,13 +155,24 @@ start_kwok() {
 		    follow: false
 	EOT
 	# kwok plays 4 pod stages at once by default: a thousand debug pods
-	# (make bench) would wait on kwok, not on the API server.
+	# (make bench) would wait on kwok, not on the API server. A configuration
+	# file is taken as it is, without kwok's defaults, so it states every
+	# option the flags below do not set, with the pinned kwok's defaults
+	# (SetObjectDefaults_KwokConfiguration) but for that one.
 	cat >"$DIR/kwok-config.yaml" <<-EOT
 		kind: KwokConfiguration
 		apiVersion: config.kwok.x-k8s.io/v1alpha1
 		options:
+		  enableDebuggingHandlers: true
+		  enableContentionProfiling: false
+		  enableProfilingHandler: true
 		  podPlayStageParallelism: 32
-		  nodePlayStageParallelism: 8
+		  nodePlayStageParallelism: 4
+		  nodeLeaseDurationSeconds: 40
+		  nodeLeaseParallelism: 4
+		  podsOnNodeSyncParallelism: 1
+		  enablePodsOnNodeSyncListPager: true
+		  enablePodsOnNodeSyncStreamWatch: false
 	EOT
 	# The API server reaches kwok as the fake nodes' kubelet on loopback.
 	"$BIN/kwok" --kubeconfig "$DIR/kubeconfig" \

@@ -92,15 +92,23 @@ report_rows() {
 # fanout LABEL ARGS...: one run of a node command over the bench nodes:
 # wall time, peak RSS, API requests (and per node), debug pods left.
 LEFT_TOTAL=0
+FAILED=0
 fanout() {
 	local label="$1" t left req
 	shift
 	t="$(mktemp)"
-	/usr/bin/time -f '%e %M' -o "$t" "$PLUGIN" "$@" --host-root "$fake" --request-stats >/dev/null 2>"$t.err" || true
+	local code=0
+	/usr/bin/time -f '%e %M' -o "$t" "$PLUGIN" "$@" --host-root "$fake" --request-stats >/dev/null 2>"$t.err" || code=$?
 	left="$("$BIN/kubectl" get pods -A -l app.kubernetes.io/managed-by=kubectl-acknet --no-headers 2>/dev/null | wc -l)"
 	LEFT_TOTAL=$((LEFT_TOTAL + left))
 	req="$(sed -n 's/^api-requests: //p' "$t.err" | tail -n 1)"
-	grep -q '^api-requests: ' "$t.err" || { log "$label failed:"; tail -n 5 "$t.err" >&2; }
+	# Every node must have answered (doctor exits 2 on findings): a run
+	# whose nodes failed measures nothing.
+	if grep -q 'nodes failed\|no node could be examined' "$t.err" || ((code == 1)); then
+		log "$label: nodes failed (exit $code):"
+		grep -v '^api-requests' "$t.err" | head -n 5 >&2
+		FAILED=1
+	fi
 	read -r wall rss < <(tail -n 1 "$t")
 	printf '| %d nodes | %s | %s | %.0f | %s (%.2f per node; pods left: %s) |\n' "$n" "$label" "$wall" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" \
 		"${req:--}" "$(awk -v r="${req:-0}" -v n="$n" 'BEGIN {print r / n}')" "$left"
@@ -161,3 +169,4 @@ if [[ "${BIG:-1}" != 0 ]]; then
 	rm -f "$OUT"
 fi
 [[ "$LEFT_TOTAL" == 0 ]] || { log "debug pods left behind: $LEFT_TOTAL"; exit 1; }
+[[ "$FAILED" == 0 ]] || { log "a fan-out run had failing nodes"; exit 1; }

@@ -75,7 +75,7 @@ func (r *Runner) Gather(ctx context.Context, purpose string, nodes []string, arg
 	var wg sync.WaitGroup
 	var done int
 	var doneMu sync.Mutex
-	for range min(r.opts.Concurrency, len(nodes)) {
+	for range min(r.pool(true), len(nodes)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -80,3 +80,28 @@ func TestBatchDelete(t *testing.T) {
 		})
 	}
 }
+
+func TestPool(t *testing.T) {
+	tests := []struct {
+		name        string
+		concurrency int
+		qps         float32
+		gather      bool
+		want        int
+	}{
+		{"set by the user", 7, 100, true, 7},
+		{"set by the user, through exec", 7, 100, false, 7},
+		{"reads: twice the QPS", 0, 100, true, 200},
+		{"reads at a low QPS: at least 10", 0, 2, true, 10},
+		{"reads at a high QPS: at most 500", 0, 1000, true, 500},
+		{"through exec: 10 streams", 0, 100, false, 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRunner(fake.NewClientset(), nil, Options{Concurrency: tc.concurrency, QPS: tc.qps})
+			if got := r.pool(tc.gather); got != tc.want {
+				t.Errorf("pool(%v) = %d, want %d", tc.gather, got, tc.want)
+			}
+		})
+	}
+}

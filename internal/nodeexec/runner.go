@@ -29,8 +29,11 @@ type Options struct {
 	Image     string
 	// HostRoot is where the pod mounts the host's /; scripts chroot into it.
 	HostRoot string
-	// Concurrency bounds how many nodes are worked on at once.
+	// Concurrency bounds how many nodes are worked on at once; 0 for the
+	// default of each way (pool).
 	Concurrency int
+	// QPS is the client's rate limit, which sizes the pool of Gather.
+	QPS float32
 	// NodeTimeout bounds the whole job on one node; StartTimeout the wait
 	// for the pod to run.
 	NodeTimeout  time.Duration
@@ -66,9 +69,6 @@ func NewRunner(cs kubernetes.Interface, cfg *rest.Config, opts Options) *Runner 
 	if opts.HostRoot == "" {
 		opts.HostRoot = DefaultHostRoot
 	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 10
-	}
 	if opts.NodeTimeout <= 0 {
 		opts.NodeTimeout = 2 * time.Minute
 	}
@@ -83,6 +83,23 @@ func NewRunner(cs kubernetes.Interface, cfg *rest.Config, opts Options) *Runner 
 
 // HostRoot is where scripts find the host's /.
 func (r *Runner) HostRoot() string { return r.opts.HostRoot }
+
+// pool is how many nodes are worked on at once: Options.Concurrency, or by
+// default 10 through exec (each node holds a stream to its kubelet), and for
+// Gather twice the QPS (at least 10, at most 500). A read costs about one
+// write per node (the create) paced by the client's rate limit, so the pool
+// only needs to cover a debug pod's life, about two seconds from create to
+// result on a real node (Little's law: in flight = rate x time); twice the
+// QPS keeps the limiter, not the pool, the bound.
+func (r *Runner) pool(gather bool) int {
+	switch {
+	case r.opts.Concurrency > 0:
+		return r.opts.Concurrency
+	case !gather:
+		return 10
+	}
+	return min(max(int(2*r.opts.QPS), 10), 500)
+}
 
 // Session is a running debug pod on one node.
 type Session struct {
@@ -110,7 +127,7 @@ func (r *Runner) Run(ctx context.Context, purpose string, nodes []string, job Jo
 	var wg sync.WaitGroup
 	var done int
 	var doneMu sync.Mutex
-	for w := 0; w < min(r.opts.Concurrency, len(nodes)); w++ {
+	for w := 0; w < min(r.pool(false), len(nodes)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

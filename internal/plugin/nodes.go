@@ -162,25 +162,9 @@ func sortedUnique(in []string) []string {
 
 func (n *NodeOptions) runner(cs kubernetes.Interface, cfg *rest.Config, progress io.Writer) *nodeexec.Runner {
 	return nodeexec.NewRunner(cs, cfg, nodeexec.Options{
-		Namespace: n.Namespace, Image: n.Image, HostRoot: n.HostRoot, Concurrency: n.concurrency(cfg.QPS),
+		Namespace: n.Namespace, Image: n.Image, HostRoot: n.HostRoot, Concurrency: n.Concurrency, QPS: cfg.QPS,
 		NodeTimeout: n.Timeout, StartTimeout: n.StartTimeout, Progress: progress, Exec: n.Via == viaExec,
 	})
-}
-
-// concurrency is --concurrency, or its default. Reads cost about one write
-// per node (the create) paced by the client's rate limit, so the pool only
-// needs to cover a debug pod's life (about two seconds from create to
-// result on a real node, Little's law: in flight = rate x time): twice the
-// QPS keeps the limiter, not the pool, the bound. Through exec each node
-// holds a stream to its kubelet, so those stay at 10.
-func (n *NodeOptions) concurrency(qps float32) int {
-	switch {
-	case n.Concurrency > 0:
-		return n.Concurrency
-	case n.Via == viaExec:
-		return 10
-	}
-	return min(max(int(2*qps), 10), 500)
 }
 
 // progressWriter is stderr on a terminal, nothing otherwise.

@@ -70,18 +70,38 @@ func (r *Runner) Gather(ctx context.Context, purpose string, nodes []string, arg
 	w := r.watchRun(ctx, run)
 	defer w.stop()
 	b := newBatches(len(nodes))
-	p := r.newProgress(len(nodes))
-	fanOut(ctx, len(nodes), r.pool(true), func(i int) {
-		start := time.Now()
-		o, ended := r.gatherOne(ctx, w, purpose, run, b.of(i), nodes[i], argv)
-		o.Node, o.Duration = nodes[i], time.Since(start)
-		outs[i] = o
-		r.finish(b, run, i, ended, outs)
-		p.done(nodes[i], o.Err, o.Duration)
-	}, func(i int) {
-		outs[i].Result = Result{Node: nodes[i], Err: fmt.Errorf("not started: %w", ctx.Err())}
-		r.finish(b, run, i, "", outs)
-	})
+
+	idx := make(chan int)
+	var wg sync.WaitGroup
+	var done int
+	var doneMu sync.Mutex
+	for range min(r.pool(true), len(nodes)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range idx {
+				start := time.Now()
+				o, ended := r.gatherOne(ctx, w, purpose, run, b.of(i), nodes[i], argv)
+				o.Node, o.Duration = nodes[i], time.Since(start)
+				outs[i] = o
+				r.finish(b, run, i, ended, outs)
+				doneMu.Lock()
+				done++
+				r.progress(done, len(nodes), nodes[i], o.Err, o.Duration)
+				doneMu.Unlock()
+			}
+		}()
+	}
+	for i := range nodes {
+		select {
+		case idx <- i:
+		case <-ctx.Done():
+			outs[i].Result = Result{Node: nodes[i], Err: fmt.Errorf("not started: %w", ctx.Err())}
+			r.finish(b, run, i, "", outs)
+		}
+	}
+	close(idx)
+	wg.Wait()
 	return outs
 }
 
@@ -163,6 +183,18 @@ func (r *Runner) deleteBatch(b *batches, run string, k int, pods []endedPod, out
 			outs[p.idx].Err = err
 		}
 	}
+}
+
+// progress prints one line per finished node.
+func (r *Runner) progress(done, total int, node string, err error, took time.Duration) {
+	if r.opts.Progress == nil {
+		return
+	}
+	status := "done"
+	if err != nil {
+		status = "failed"
+	}
+	fmt.Fprintf(r.opts.Progress, "[%d/%d] %s %s (%s)\n", done, total, node, status, took.Round(100*time.Millisecond))
 }
 
 // gatherOne runs the script on one node. A pod that ended is left for its

@@ -123,71 +123,39 @@ type Result struct {
 // reported as cancelled, and every pod created so far is deleted.
 func (r *Runner) Run(ctx context.Context, purpose string, nodes []string, job Job) []Result {
 	results := make([]Result, len(nodes))
-	p := r.newProgress(len(nodes))
-	fanOut(ctx, len(nodes), r.pool(false), func(i int) {
-		start := time.Now()
-		err := r.runOne(ctx, purpose, nodes[i], job)
-		results[i] = Result{Node: nodes[i], Err: err, Duration: time.Since(start)}
-		p.done(nodes[i], err, results[i].Duration)
-	}, func(i int) {
-		results[i] = Result{Node: nodes[i], Err: fmt.Errorf("not started: %w", ctx.Err())}
-	})
-	return results
-}
-
-// fanOut calls work for every index 0..n-1 on a pool of workers. Once ctx
-// is cancelled, the indexes not yet handed out go to notStarted instead.
-func fanOut(ctx context.Context, n, workers int, work, notStarted func(i int)) {
 	idx := make(chan int)
 	var wg sync.WaitGroup
-	for range min(workers, n) {
+	var done int
+	var doneMu sync.Mutex
+	for w := 0; w < min(r.pool(false), len(nodes)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range idx {
-				work(i)
+				start := time.Now()
+				err := r.runOne(ctx, purpose, nodes[i], job)
+				results[i] = Result{Node: nodes[i], Err: err, Duration: time.Since(start)}
+				doneMu.Lock()
+				done++
+				r.progress(done, len(nodes), nodes[i], err, time.Since(start))
+				doneMu.Unlock()
 			}
 		}()
 	}
-	for i := range n {
+	for i := range nodes {
 		if ctx.Err() != nil {
-			notStarted(i)
+			results[i] = Result{Node: nodes[i], Err: fmt.Errorf("not started: %w", ctx.Err())}
 			continue
 		}
 		select {
 		case idx <- i:
 		case <-ctx.Done():
-			notStarted(i)
+			results[i] = Result{Node: nodes[i], Err: fmt.Errorf("not started: %w", ctx.Err())}
 		}
 	}
 	close(idx)
 	wg.Wait()
-}
-
-// progress prints one line per finished node, when Options.Progress is set.
-type progress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	n     int
-	total int
-}
-
-func (r *Runner) newProgress(total int) *progress {
-	return &progress{w: r.opts.Progress, total: total}
-}
-
-func (p *progress) done(node string, err error, took time.Duration) {
-	if p.w == nil {
-		return
-	}
-	status := "done"
-	if err != nil {
-		status = "failed"
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.n++
-	fmt.Fprintf(p.w, "[%d/%d] %s %s (%s)\n", p.n, p.total, node, status, took.Round(100*time.Millisecond))
+	return results
 }
 
 func (r *Runner) runOne(parent context.Context, purpose, node string, job Job) (err error) {

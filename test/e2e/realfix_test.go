@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -155,6 +156,17 @@ func TestRealFlannelTmpfsMigration(t *testing.T) {
 	}
 	nodeSh(t, "start", "1")
 	agentPods(t, "app=flannel", "Ready after the reboot", ready)
+	// Ready can still be the status of the pod from before the reboot: wait
+	// until the new one has written the CNI config the check reads.
+	conf := filepath.Join(nodeRoot(1), "etc/cni/net.d/10-flannel.conflist")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		if _, err := os.Stat(conf); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s a minute after the reboot", conf)
+		}
+	}
 
 	after := acknet(t, "flannel", "tmpfs", "--node", nodeName(1))
 	done := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(nodeName(1)) + `\s+tmpfs\s*$`)

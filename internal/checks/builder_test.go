@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cloud"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/flannelgc"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/nodescripts"
@@ -20,6 +21,7 @@ var testNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 type snapB struct {
 	s     *cluster.Snapshot
 	nodes map[string]*NodeFacts
+	cloud *cloud.Facts
 }
 
 // nf is one node's facts as a test states them.

@@ -73,7 +73,9 @@ type Check struct {
 	Evidence string
 	// Node is true for node-side checks, which need doctor --node-checks.
 	Node bool
-	Run  func(*Env) Result
+	// Cloud is true for checks that read Alibaba Cloud's API (--cloud).
+	Cloud bool
+	Run   func(*Env) Result
 	// DocsURL overrides where the check is documented (reports of other
 	// commands than doctor).
 	DocsURL string
@@ -190,7 +192,7 @@ func count(n int, noun string) string {
 	if n == 1 {
 		return fmt.Sprintf("1 %s", noun)
 	}
-	if strings.HasSuffix(noun, "ch") || strings.HasSuffix(noun, "sh") {
+	if strings.HasSuffix(noun, "ch") || strings.HasSuffix(noun, "sh") || strings.HasSuffix(noun, "s") {
 		return fmt.Sprintf("%d %ses", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)

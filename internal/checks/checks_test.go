@@ -25,6 +25,7 @@ var contractIDs = []string{
 	"kubeproxy.conntrack-max-per-core", "kubeproxy.ipvs-udp-timeout", "kubeproxy.ipvs-scheduler", "kubeproxy.proxier",
 	"kubeproxy.master-worker-drift", "coredns.cluster-domain", "dns.nodelocal",
 	"node.conntrack-usage", "node.ipvs-modules", "node.ipvs-timeouts", "node.flannel-ip-leak", "node.flannel-ipam-tmpfs",
+	"cloud.vswitch-headroom", "cloud.pod-outside-vswitch", "cloud.eni-quota", "cloud.route-entries", "cloud.route-tables", "cloud.snat",
 }
 
 func TestCatalogIDsAreTheContract(t *testing.T) {
@@ -429,7 +430,7 @@ func checkCases() []checkCase {
 		{id: "dns.nodelocal", kind: kPass, name: "present", snap: snapshot().ds("kube-system", "node-local-dns", map[string]string{"k8s-app": "node-local-dns"}), want: StatusInfo, contains: "is deployed"},
 		{id: "dns.nodelocal", kind: kForbidden, name: "forbidden", snap: snapshot().forbid(cluster.ReadDaemonSets), want: StatusSkip, contains: "Forbidden"},
 	}
-	return cases
+	return append(cases, cloudCases()...)
 }
 
 func TestChecks(t *testing.T) {
@@ -445,6 +446,7 @@ func TestChecks(t *testing.T) {
 			}
 			env := NewEnv(tc.snap.s)
 			env.NodeFacts = tc.snap.nodes
+			env.Cloud = tc.snap.cloud
 			r := Run(env, []Check{c})[0].Result
 			if r.Status != tc.want {
 				t.Fatalf("status = %s, want %s (summary %q, findings %+v)", r.Status, tc.want, r.Summary, r.Findings)

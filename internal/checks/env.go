@@ -8,6 +8,7 @@ import (
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/ackconf"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cloud"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
 )
 
@@ -45,6 +46,12 @@ type Env struct {
 	// NodeFacts holds what doctor --node-checks gathered, by node; nil
 	// when the node checks did not run.
 	NodeFacts map[string]*NodeFacts
+
+	// Cloud holds what doctor --cloud read of the VPC; nil without it.
+	Cloud *cloud.Facts
+	// RouteEntryQuota is the custom-entry quota of a route table (0: the
+	// default).
+	RouteEntryQuota int
 }
 
 // KubeProxyConf is one kube-proxy ConfigMap, parsed.

@@ -59,6 +59,14 @@ type Options struct {
 	// VSwitchByID are vSwitch CIDRs by vSwitch ID, for the nodes of dynamic
 	// Terway configs.
 	VSwitchByID map[string][]netip.Prefix
+	// ConfigMaps are kube-system ConfigMaps to read besides the usual ones
+	// (doctor --cloud reads the cloud-controller-manager's cloud-config).
+	ConfigMaps []string
+	// PodRanges, when set, runs after nodes and ConfigMaps are read and
+	// before the pod pass; pods' IPv4 addresses are then counted per range
+	// it returns (PodStats.InRange, OutsideRanges). doctor --cloud reads the
+	// VPC here, because counting needs the vSwitch CIDRs before paging pods.
+	PodRanges func(context.Context, *Snapshot) []PodRange
 	// Now overrides the clock in tests.
 	Now func() time.Time
 }
@@ -110,8 +118,12 @@ func Read(ctx context.Context, cs kubernetes.Interface, opts Options) (*Snapshot
 		go func() { defer wg.Done(); f(ctx) }()
 	}
 	wg.Wait()
+	var ranges []PodRange
+	if opts.PodRanges != nil {
+		ranges = opts.PodRanges(ctx, s)
+	}
 	// Phase 2: the long pole.
-	r.readPods(ctx)
+	r.readPods(ctx, ranges)
 	if opts.Logs {
 		r.readLogs(ctx)
 	}
@@ -225,6 +237,10 @@ func compactNode(n *corev1.Node) Node {
 		PodCIDRs:          n.Spec.PodCIDRs,
 		Taints:            n.Spec.Taints,
 		KernelVersion:     n.Status.NodeInfo.KernelVersion,
+		ProviderID:        n.Spec.ProviderID,
+	}
+	if q, ok := n.Status.Allocatable[corev1.ResourcePods]; ok {
+		out.MaxPods = q.Value()
 	}
 	if len(out.PodCIDRs) == 0 && n.Spec.PodCIDR != "" {
 		out.PodCIDRs = []string{n.Spec.PodCIDR}
@@ -248,7 +264,7 @@ func compactNode(n *corev1.Node) Node {
 var staticConfigMaps = []string{CMENIConfig, CMFlannel, CMKubeProxyWorker, CMKubeProxyMaster, CMCoreDNS}
 
 func (r *reader) readStaticConfigMaps(ctx context.Context) {
-	for _, name := range staticConfigMaps {
+	for _, name := range append(append([]string{}, staticConfigMaps...), r.opts.ConfigMaps...) {
 		r.getConfigMap(ctx, name)
 	}
 }
@@ -395,7 +411,7 @@ var systemPodApps = map[string]string{
 // SystemPodKind tells what a tracked system pod is ("kube-proxy", "terway").
 func SystemPodKind(p PodRef) string { return p.Detail }
 
-func (r *reader) readPods(ctx context.Context) {
+func (r *reader) readPods(ctx context.Context, ranges []PodRange) {
 	tracked := map[string]bool{}
 	for _, e := range r.s.Events {
 		if e.Kind == "Pod" {
@@ -406,6 +422,9 @@ func (r *reader) readPods(ctx context.Context) {
 	var stats PodStats
 	reset := func() {
 		stats = PodStats{PodNetworkIPs: map[string]int{}, Tracked: map[string]PodState{}}
+		if len(ranges) > 0 {
+			stats.InRange = map[string]int{}
+		}
 	}
 	reset()
 	err := ListPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
@@ -415,6 +434,7 @@ func (r *reader) readPods(ctx context.Context) {
 		}
 		for i := range l.Items {
 			aggregatePod(&stats, &l.Items[i], tracked, r.opts.VSwitchCIDRs, nodeCIDRs)
+			countInRanges(&stats, &l.Items[i], ranges)
 		}
 		return l.Continue, nil
 	}, reset)
@@ -525,6 +545,35 @@ func aggregatePod(st *PodStats, p *corev1.Pod, tracked map[string]bool, cidrs []
 				if len(st.OutsideVSwitch) < MaxSamples {
 					st.OutsideVSwitch = append(st.OutsideVSwitch, PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Detail: ip.IP})
 				}
+			}
+		}
+	}
+}
+
+// countInRanges counts a pod's IPv4 addresses against the ranges: per
+// range, or as outside all of them. Pods that hold no pod-network IP (host
+// network, finished) are not counted.
+func countInRanges(st *PodStats, p *corev1.Pod, ranges []PodRange) {
+	if len(ranges) == 0 || p.Spec.HostNetwork || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return
+	}
+	for _, ip := range p.Status.PodIPs {
+		addr, err := netip.ParseAddr(ip.IP)
+		if err != nil || !addr.Is4() {
+			continue
+		}
+		found := false
+		for _, rg := range ranges {
+			if rg.Prefix.Contains(addr) {
+				st.InRange[rg.Name]++
+				found = true
+				break
+			}
+		}
+		if !found {
+			st.OutsideRangesCount++
+			if len(st.OutsideRanges) < MaxSamples {
+				st.OutsideRanges = append(st.OutsideRanges, PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Detail: ip.IP})
 			}
 		}
 	}

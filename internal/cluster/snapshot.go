@@ -33,11 +33,20 @@ const (
 	CMKubeProxyWorker = "kube-proxy-worker"
 	CMKubeProxyMaster = "kube-proxy-master"
 	CMCoreDNS         = "coredns"
+	// CMCloudConfig is the cloud-controller-manager's configuration (key
+	// cloud-config.conf, JSON; Global.routeTableIDs).
+	CMCloudConfig = "cloud-config"
 	// LabelTerwayConfig on a node names a ConfigMap in kube-system that
 	// overrides eni-config for that node (Terway dynamic config).
 	LabelTerwayConfig = "terway-config"
 	SystemNamespace   = "kube-system"
 )
+
+// PodRange is a named address range pods are counted against (a vSwitch).
+type PodRange struct {
+	Name   string
+	Prefix netip.Prefix
+}
 
 // ReadError records why a read did not give data.
 type ReadError struct {
@@ -110,6 +119,11 @@ type Node struct {
 	Taints             []corev1.Taint
 	KernelVersion      string
 	Ready              bool
+	// ProviderID is spec.providerID: REGION.INSTANCE-ID on ACK.
+	ProviderID string
+	// MaxPods is the node's allocatable pods (the kubelet's maxPods); 0
+	// when unknown.
+	MaxPods int64
 }
 
 // Condition is a node condition.
@@ -154,6 +168,13 @@ type PodStats struct {
 	// their CIDRs are known (--vswitch-cidrs ID=CIDR). Detail is the IP.
 	OutsideNodeVSwitch      []PodRef
 	OutsideNodeVSwitchCount int
+	// InRange counts pod IPv4 addresses per range of Options.PodRanges, by
+	// range name; nil when no ranges were given.
+	InRange map[string]int
+	// OutsideRanges are pods with an IPv4 address in none of the ranges
+	// (first MaxSamples; Detail is the IP), and how many addresses in all.
+	OutsideRanges      []PodRef
+	OutsideRangesCount int
 	// Tracked holds the state of pods named by events of interest, by
 	// namespace/name. A pod that is gone is absent.
 	Tracked map[string]PodState

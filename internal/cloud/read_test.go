@@ -1,0 +1,359 @@
+package cloud_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cloud"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cloud/cloudtest"
+)
+
+// Canary credentials: no error, message or fact may ever carry one.
+const (
+	canaryID     = "LTAIcanaryKeyID0001"
+	canarySecret = "canarySecretValue0001xyz"
+	canaryToken  = "CAIScanarySTStoken0001"
+)
+
+var canaries = []string{canaryID, canarySecret, canaryToken, "STSissuedSecret0002", "oidc-canary-token-0003"}
+
+func assertNoCanary(t *testing.T, what, text string) {
+	t.Helper()
+	for _, c := range canaries {
+		if strings.Contains(text, c) {
+			t.Errorf("%s carries a credential value %q: %s", what, c, text)
+		}
+	}
+}
+
+func world() *cloudtest.World {
+	w := &cloudtest.World{
+		Region:        "cn-hangzhou",
+		Keys:          []cloudtest.Key{{ID: canaryID, Secret: canarySecret}},
+		InstanceTypes: []cloudtest.InstanceType{{ID: "ecs.g7.large", ENIs: 3, IPsPerENI: 10}},
+		VSwitches: []cloudtest.VSwitch{
+			{ID: "vsw-node", VPC: "vpc-1", Zone: "cn-hangzhou-i", CIDR: "192.168.0.0/24", Free: 200},
+			{ID: "vsw-pod", VPC: "vpc-1", Zone: "cn-hangzhou-i", CIDR: "10.0.0.0/19", Free: 8000},
+			{ID: "vsw-elsewhere", VPC: "vpc-2", Zone: "cn-hangzhou-i", CIDR: "10.9.0.0/19", Free: 8000},
+		},
+		RouteTables: []cloudtest.RouteTable{{ID: "vtb-1", VPC: "vpc-1", VSwitches: []string{"vsw-node"}}},
+		NATGateways: []cloudtest.NATGateway{{ID: "ngw-1", VPC: "vpc-1", SNATTable: "stb-1", Entries: []cloudtest.SNATEntry{{ID: "snat-1", VSwitch: "vsw-node"}}}},
+	}
+	for i := 0; i < 3; i++ {
+		id := fmt.Sprintf("i-node%d", i)
+		w.Instances = append(w.Instances, cloudtest.Instance{ID: id, Type: "ecs.g7.large", Zone: "cn-hangzhou-i", VPC: "vpc-1", VSwitch: "vsw-node"})
+		w.RouteTables[0].Entries = append(w.RouteTables[0].Entries, cloudtest.RouteEntry{Destination: fmt.Sprintf("172.20.%d.0/24", i), NextHop: id})
+	}
+	return w
+}
+
+func start(t *testing.T, w *cloudtest.World) *cloudtest.Server {
+	t.Helper()
+	s, err := cloudtest.Start(w, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func staticEnv() map[string]string {
+	return map[string]string{cloud.EnvAccessKeyID: canaryID, cloud.EnvAccessKeySecret: canarySecret}
+}
+
+func client(t *testing.T, s *cloudtest.Server, env map[string]string) (*cloud.Client, error) {
+	t.Helper()
+	return cloud.NewClient(cloud.Options{Region: "cn-hangzhou", Endpoint: s.URL(), Env: envOf(env), Home: t.TempDir(), Backoff: time.Millisecond})
+}
+
+func read(t *testing.T, s *cloudtest.Server, env map[string]string, in cloud.Input) (*cloud.Facts, error) {
+	t.Helper()
+	c, err := client(t, s, env)
+	if err != nil {
+		return nil, err
+	}
+	return c.Read(context.Background(), in)
+}
+
+var allParts = cloud.Input{InstanceIDs: []string{"i-node0", "i-node1", "i-node2"}, Routes: true, ENIQuota: true}
+
+func TestReadThroughTheSDK(t *testing.T) {
+	s := start(t, world())
+	f, err := read(t, s, staticEnv(), allParts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Errors) != 0 {
+		t.Fatalf("errors: %v", f.Errors)
+	}
+	if strings.Join(f.VPCs, ",") != "vpc-1" {
+		t.Errorf("VPCs = %v", f.VPCs)
+	}
+	if len(f.VSwitches) != 2 || f.VSwitches["vsw-pod"].Free != 8000 || f.VSwitches["vsw-pod"].CIDR.String() != "10.0.0.0/19" {
+		t.Errorf("vSwitches of vpc-1 only, with their CIDR and free count: %+v", f.VSwitches)
+	}
+	if it := f.InstanceTypes["ecs.g7.large"]; it.ENIs != 3 || it.IPsPerENI != 10 {
+		t.Errorf("instance type: %+v", it)
+	}
+	if len(f.RouteTables) != 1 || len(f.RouteTables[0].Entries) != 3 || f.RouteTables[0].Entries[1].NextHops[0] != "i-node1" {
+		t.Errorf("route tables: %+v", f.RouteTables)
+	}
+	if len(f.NATGateways) != 1 || len(f.NATGateways[0].SNATEntries) != 1 || f.NATGateways[0].SNATEntries[0].VSwitchID != "vsw-node" {
+		t.Errorf("NAT gateways: %+v", f.NATGateways)
+	}
+	want := map[string]int{"DescribeInstances": 1, "DescribeVSwitches": 1, "DescribeInstanceTypes": 1, "DescribeRouteTableList": 1,
+		"DescribeRouteEntryList": 1, "DescribeNatGateways": 1, "DescribeSnatTableEntries": 1}
+	for a, n := range want {
+		if f.Calls[a] != n {
+			t.Errorf("%s called %d times, want %d", a, f.Calls[a], n)
+		}
+	}
+	for _, c := range s.Calls() {
+		if c.Code != "" {
+			t.Errorf("the server refused %s: %s", c.Action, c.Code)
+		}
+	}
+}
+
+func TestPagingAcrossPages(t *testing.T) {
+	w := world()
+	var ids []string
+	for i := 3; i < 250; i++ {
+		id := fmt.Sprintf("i-node%d", i)
+		ids = append(ids, id)
+		w.Instances = append(w.Instances, cloudtest.Instance{ID: id, Type: fmt.Sprintf("ecs.t%d.large", i%12), Zone: "cn-hangzhou-i", VPC: "vpc-1", VSwitch: "vsw-node"})
+		w.RouteTables[0].Entries = append(w.RouteTables[0].Entries, cloudtest.RouteEntry{Destination: fmt.Sprintf("172.21.%d.0/24", i), NextHop: id})
+	}
+	for i := 0; i < 12; i++ {
+		w.InstanceTypes = append(w.InstanceTypes, cloudtest.InstanceType{ID: fmt.Sprintf("ecs.t%d.large", i), ENIs: 2, IPsPerENI: 6})
+	}
+	for i := 0; i < 60; i++ {
+		w.VSwitches = append(w.VSwitches, cloudtest.VSwitch{ID: fmt.Sprintf("vsw-extra%d", i), VPC: "vpc-1", Zone: "cn-hangzhou-j", CIDR: fmt.Sprintf("10.1.%d.0/24", i), Free: 100})
+	}
+	for i := 0; i < 70; i++ {
+		w.NATGateways[0].Entries = append(w.NATGateways[0].Entries, cloudtest.SNATEntry{ID: fmt.Sprintf("snat-x%d", i), VSwitch: fmt.Sprintf("vsw-extra%d", i%60)})
+	}
+	s := start(t, w)
+	in := allParts
+	in.InstanceIDs = append(append([]string{}, in.InstanceIDs...), ids...)
+	f, err := read(t, s, staticEnv(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Instances) != 250 || len(f.VSwitches) != 62 || len(f.InstanceTypes) != 13 || len(f.RouteTables[0].Entries) != 250 || len(f.NATGateways[0].SNATEntries) != 71 {
+		t.Errorf("lost objects across pages: %d instances, %d vSwitches, %d types, %d routes, %d SNAT entries",
+			len(f.Instances), len(f.VSwitches), len(f.InstanceTypes), len(f.RouteTables[0].Entries), len(f.NATGateways[0].SNATEntries))
+	}
+	// 250 instances in batches of 100, 62 vSwitches in pages of 50, 13
+	// types in batches of 10, 250 routes in pages of 100, 71 SNAT in 50s.
+	want := map[string]int{"DescribeInstances": 3, "DescribeVSwitches": 2, "DescribeInstanceTypes": 2, "DescribeRouteEntryList": 3, "DescribeSnatTableEntries": 2}
+	for a, n := range want {
+		if f.Calls[a] != n {
+			t.Errorf("%s called %d times, want %d", a, f.Calls[a], n)
+		}
+	}
+}
+
+func TestThrottlingIsRetried(t *testing.T) {
+	w := world()
+	w.Throttle = map[string]int{"DescribeVSwitches": 2, "DescribeRouteEntryList": -1}
+	s := start(t, w)
+	f, err := read(t, s, staticEnv(), allParts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Err(cloud.PartVSwitches) != nil || len(f.VSwitches) != 2 {
+		t.Errorf("vSwitches throttled twice should have been read on the third try: %v", f.Err(cloud.PartVSwitches))
+	}
+	if f.Calls["DescribeVSwitches"] != 3 {
+		t.Errorf("DescribeVSwitches called %d times, want 3", f.Calls["DescribeVSwitches"])
+	}
+	pe := f.Err(cloud.PartRouteEntries)
+	if pe == nil || pe.Kind != cloud.KindThrottled || !strings.Contains(pe.Error(), "vpc:DescribeRouteEntryList still throttled (Throttling.User)") {
+		t.Errorf("route entries always throttled: %v", pe)
+	}
+	if f.Calls["DescribeRouteEntryList"] != cloud.DefaultAttempts {
+		t.Errorf("DescribeRouteEntryList called %d times, want %d", f.Calls["DescribeRouteEntryList"], cloud.DefaultAttempts)
+	}
+	if f.Err(cloud.PartNATGateways) != nil || f.Err(cloud.PartInstanceTypes) != nil {
+		t.Errorf("other parts failed: %v", f.Errors)
+	}
+}
+
+func TestDeniedActionSkipsOnlyItsPart(t *testing.T) {
+	w := world()
+	w.Deny = []string{"vpc:DescribeSnatTableEntries", "ecs:DescribeInstanceTypes"}
+	s := start(t, w)
+	f, err := read(t, s, staticEnv(), allParts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for part, action := range map[string]string{cloud.PartSNATEntries: "vpc:DescribeSnatTableEntries", cloud.PartInstanceTypes: "ecs:DescribeInstanceTypes"} {
+		pe := f.Err(part)
+		if pe == nil || pe.Kind != cloud.KindDenied || pe.Action != action || !strings.Contains(pe.Error(), "grant the RAM action "+action) {
+			t.Errorf("%s: %v", part, pe)
+		}
+	}
+	if f.Calls["DescribeSnatTableEntries"] != 1 {
+		t.Errorf("a denial is not retried: %d calls", f.Calls["DescribeSnatTableEntries"])
+	}
+	if f.Err(cloud.PartVSwitches) != nil || len(f.VSwitches) != 2 {
+		t.Error("vSwitches should still be read")
+	}
+}
+
+func TestInstancesDeniedFindTheVPCFromVSwitches(t *testing.T) {
+	w := world()
+	w.Deny = []string{"ecs:DescribeInstances"}
+	s := start(t, w)
+	in := allParts
+	in.VSwitchIDs = []string{"vsw-pod"}
+	f, err := read(t, s, staticEnv(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Err(cloud.PartInstances) == nil || strings.Join(f.VPCs, ",") != "vpc-1" || len(f.VSwitches) != 2 {
+		t.Errorf("want the VPC from vsw-pod: VPCs %v, %d vSwitches, errors %v", f.VPCs, len(f.VSwitches), f.Errors)
+	}
+}
+
+func TestRefusedCredentials(t *testing.T) {
+	tests := []struct {
+		name string
+		keys []cloudtest.Key
+		env  map[string]string
+		want string
+	}{
+		{name: "expired STS token", keys: []cloudtest.Key{{ID: canaryID, Secret: canarySecret, Token: canaryToken, Expired: true}},
+			env: map[string]string{cloud.EnvAccessKeyID: canaryID, cloud.EnvAccessKeySecret: canarySecret, cloud.EnvSecurityToken: canaryToken}, want: "InvalidSecurityToken.Expired"},
+		{name: "unknown key (the server names it)", keys: []cloudtest.Key{{ID: "LTAIsomeoneelse", Secret: "x"}}, env: staticEnv(), want: "InvalidAccessKeyId.NotFound: Specified access key is not found: [redacted]"},
+		{name: "wrong secret", keys: []cloudtest.Key{{ID: canaryID, Secret: "another-secret"}}, env: staticEnv(), want: "SignatureDoesNotMatch"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := world()
+			w.Keys = tc.keys
+			s := start(t, w)
+			_, err := read(t, s, tc.env, allParts)
+			var ce *cloud.CredentialsError
+			if !errors.As(err, &ce) {
+				t.Fatalf("want a CredentialsError, got %v", err)
+			}
+			msg := err.Error()
+			for _, want := range []string{tc.want, "refused the credentials from environment (ALIBABA_CLOUD_ACCESS_KEY_ID)", "vpc:DescribeVSwitches"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error lacks %q: %s", want, msg)
+				}
+			}
+			assertNoCanary(t, "error", msg)
+			if n := len(s.Calls()); n != 1 {
+				t.Errorf("refused credentials should end the read at once, %d calls", n)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCredentialChain(t *testing.T) {
+	issued := cloudtest.Key{ID: "STS.issuedKeyID", Secret: "STSissuedSecret0002", Token: canaryToken}
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, "oidc-canary-token-0003\n")
+	tests := []struct {
+		name    string
+		env     map[string]string
+		profile string // ~/.aliyun/config.json
+		source  string // wanted source, or "" for an error
+		errHas  []string
+	}{
+		{name: "environment", env: staticEnv(), source: "environment (ALIBABA_CLOUD_ACCESS_KEY_ID)"},
+		{name: "RRSA", env: map[string]string{cloud.EnvRoleARN: "acs:ram::1:role/doctor", cloud.EnvOIDCProviderARN: "acs:ram::1:oidc-provider/ack", cloud.EnvOIDCTokenFile: tokenFile}, source: "RRSA (OIDC token " + tokenFile + ")"},
+		{name: "CLI profile AK", profile: `{"current":"work","profiles":[{"name":"work","mode":"AK","access_key_id":"` + canaryID + `","access_key_secret":"` + canarySecret + `"}]}`, source: `aliyun CLI profile "work"`},
+		{name: "CLI profile EcsRamRole", profile: `{"current":"default","profiles":[{"name":"default","mode":"EcsRamRole","ram_role_name":"node-role"}]}`, source: "mode EcsRamRole"},
+		{name: "ECS RAM role by environment", env: map[string]string{cloud.EnvECSRole: "node-role"}, source: "ECS RAM role node-role"},
+		{name: "nothing configured", errHas: []string{"no Alibaba Cloud credentials found", "environment (ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: not set)",
+			"RRSA (ALIBABA_CLOUD_ROLE_ARN: not set)", "aliyun CLI profile (", "config.json: not found)", "ECS RAM role (ALIBABA_CLOUD_ECS_METADATA: not set", "ecs:DescribeInstances, ecs:DescribeInstanceTypes, vpc:DescribeVSwitches"}},
+		{name: "half the environment", env: map[string]string{cloud.EnvAccessKeyID: canaryID}, errHas: []string{"only one of ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET is set"}},
+		{name: "unsupported CLI mode", profile: `{"current":"default","profiles":[{"name":"default","mode":"RamRoleArn","access_key_id":"` + canaryID + `","access_key_secret":"` + canarySecret + `"}]}`, errHas: []string{"mode RamRoleArn is not supported"}},
+		{name: "CLI profile that is not JSON", profile: `{"profiles":[{"access_key_secret":"` + canarySecret + `"`, errHas: []string{"not valid JSON"}},
+		{name: "wrong OIDC token", env: map[string]string{cloud.EnvRoleARN: "acs:ram::1:role/doctor", cloud.EnvOIDCProviderARN: "acs:ram::1:oidc-provider/other", cloud.EnvOIDCTokenFile: tokenFile}, errHas: []string{"sts:AssumeRoleWithOIDC: HTTP 404 EntityNotExist.Role"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := world()
+			w.Keys = append(w.Keys, issued)
+			w.OIDC = &cloudtest.OIDCRole{RoleARN: "acs:ram::1:role/doctor", ProviderARN: "acs:ram::1:oidc-provider/ack", Token: "oidc-canary-token-0003", Issues: issued}
+			w.ECSRole = &cloudtest.ECSRole{Name: "node-role", Issues: issued}
+			s := start(t, w)
+			home := t.TempDir()
+			if tc.profile != "" {
+				writeFile(t, filepath.Join(home, ".aliyun", "config.json"), tc.profile)
+			}
+			env := tc.env
+			if env == nil {
+				env = map[string]string{}
+			}
+			c, err := cloud.NewClient(cloud.Options{Region: "cn-hangzhou", Endpoint: s.URL(), Env: envOf(env), Home: home, Backoff: time.Millisecond})
+			var f *cloud.Facts
+			if err == nil {
+				f, err = c.Read(context.Background(), allParts)
+			}
+			if tc.source == "" {
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				for _, want := range tc.errHas {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error lacks %q: %v", want, err)
+					}
+				}
+				assertNoCanary(t, "error", err.Error())
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(f.Source, tc.source) {
+				t.Errorf("source = %q, want %q", f.Source, tc.source)
+			}
+			if len(f.Errors) != 0 || len(f.VSwitches) != 2 {
+				t.Errorf("read failed: %v", f.Errors)
+			}
+			assertNoCanary(t, "source", f.Source)
+		})
+	}
+}
+
+func TestEndpointMustNotSendCredentialsInClear(t *testing.T) {
+	for v, ok := range map[string]bool{"http://127.0.0.1:8080": true, "http://[::1]:80": true, "vpc.cn-hangzhou.aliyuncs.com": true,
+		"https://proxy.internal:8443": true, "http://proxy.internal:8080": false, "ftp://x": false, "https://x/path": false} {
+		_, _, err := cloud.ParseEndpoint(v)
+		if (err == nil) != ok {
+			t.Errorf("ParseEndpoint(%q) = %v, want ok=%v", v, err, ok)
+		}
+	}
+}
+
+func TestSDKDebugOutputIsRefused(t *testing.T) {
+	t.Setenv("DEBUG", "dara")
+	_, err := cloud.NewClient(cloud.Options{Region: "cn-hangzhou", Env: envOf(staticEnv())})
+	if err == nil || !strings.Contains(err.Error(), "unset DEBUG") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+}

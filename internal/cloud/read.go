@@ -105,6 +105,18 @@ func (c *Client) Read(ctx context.Context, in Input) (*Facts, error) {
 		f.VPCs = append(f.VPCs, id)
 	}
 	sort.Strings(f.VPCs)
+	if len(f.VPCs) == 0 {
+		why := &PartError{Kind: KindError, Action: "ecs:DescribeInstances",
+			Message: "the nodes' VPC is unknown: no node has an ECS provider ID (spec.providerID REGION.i-...) that the API knows, and no pod vSwitch names it"}
+		if pe := f.Errors[PartInstances]; pe != nil {
+			why = pe
+		}
+		for _, p := range []string{PartInstances, PartVSwitches, PartRouteTables, PartRouteEntries, PartNATGateways, PartSNATEntries} {
+			if f.Errors[p] == nil {
+				f.Errors[p] = why
+			}
+		}
+	}
 
 	types := map[string]bool{}
 	for _, t := range in.InstanceTypes {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cloud"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
 	"github.com/kubectl-acknet/kubectl-acknet/pkg/report"
 )
@@ -28,6 +29,11 @@ const doctorExample = `  # Check the cluster of the current context
 
   # Everything but the DNS checks, reading kube-proxy and Terway logs of the last hour
   kubectl acknet doctor --skip 'dns.*' --logs --since 1h
+
+  # Also read the VPC through Alibaba Cloud's API: vSwitch headroom, routes,
+  # SNAT, ENI quota (credentials from the environment, the aliyun CLI's
+  # profile, RRSA or the ECS RAM role)
+  kubectl acknet doctor --cloud
 
   # List the checks and what each looks for
   kubectl acknet doctor --list-checks`
@@ -49,6 +55,11 @@ type DoctorOptions struct {
 	NodeChecks   bool
 	NodeOptions
 
+	Cloud           bool
+	Region          string
+	CloudEndpoint   string
+	RouteEntryQuota int
+
 	selected []checks.Check
 	cidrs    []netip.Prefix
 	// vswitchByID are the --vswitch-cidrs given as vsw-ID=CIDR.
@@ -56,6 +67,9 @@ type DoctorOptions struct {
 	client      kubernetes.Interface
 	config      *rest.Config
 	server      string
+	// cloudFacts and cloudErr are what the cloud read left (see readCloud).
+	cloudFacts *cloud.Facts
+	cloudErr   error
 }
 
 func newDoctorCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
@@ -71,8 +85,21 @@ Each check reports pass, info, warn, fail or skip. A skip says why: the check
 does not apply (a Flannel check on a Terway cluster), or doctor could not read
 what it needs (RBAC, a missing ConfigMap).
 
+With --cloud it also reads the cluster's VPC through Alibaba Cloud's API
+(read-only Describe calls: vSwitches, route tables, NAT gateways, the nodes'
+instances and instance types) and runs the cloud.* checks. Credentials come
+from the standard chain, first found wins: ALIBABA_CLOUD_ACCESS_KEY_ID and
+ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN); RRSA
+(ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN,
+ALIBABA_CLOUD_OIDC_TOKEN_FILE); the aliyun CLI's current profile
+(~/.aliyun/config.json, ALIBABA_CLOUD_PROFILE); the ECS RAM role named by
+ALIBABA_CLOUD_ECS_METADATA. No credential value is ever printed. The region
+comes from the nodes' topology.kubernetes.io/region label unless --region
+says. A call RAM denies makes only the checks that need it skip.
+
 Exit codes: 0 when no check is at or above --fail-on, 2 when one is, 1 when
-doctor could not run (no cluster, bad flags).`,
+doctor could not run (no cluster, bad flags, no or refused cloud
+credentials).`,
 		Example: doctorExample,
 		Args:    cobra.NoArgs,
 		RunE:    runOptions(o),
@@ -88,6 +115,10 @@ doctor could not run (no cluster, bad flags).`,
 	f.Int64Var(&o.ChunkSize, "chunk-size", cluster.DefaultChunkSize, "Page size of LIST requests")
 	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of all the vSwitches Terway allocates from (enables terway.pod-outside-vswitch); vsw-ID=CIDR instead checks the pods of the dynamic configs that name that vSwitch (terway.dynamic-config)")
 	f.BoolVar(&o.NodeChecks, "node-checks", false, "Also run the node.* checks: one debug pod per node (all nodes unless --node or -l)")
+	f.BoolVar(&o.Cloud, "cloud", false, "Also read the VPC through Alibaba Cloud's API and run the cloud.* checks (read-only; see the RAM policy in the README)")
+	f.StringVar(&o.Region, "region", "", "With --cloud: the region (default: from the nodes' topology.kubernetes.io/region label)")
+	f.StringVar(&o.CloudEndpoint, "cloud-endpoint", "", "With --cloud: send every Alibaba Cloud call (VPC, ECS, STS, instance metadata) to this host[:port] or URL instead of the region's public endpoints; plain http only to loopback")
+	f.IntVar(&o.RouteEntryQuota, "route-entry-quota", checks.DefaultRouteEntryQuota, "With --cloud: custom route entries a route table may hold (raise it when the quota was raised)")
 	o.addFlags(f)
 	return cmd
 }
@@ -143,6 +174,15 @@ func (o *DoctorOptions) Validate() error {
 	if o.ChunkSize < 1 {
 		return usageErr("--chunk-size must be positive")
 	}
+	if !o.Cloud && (o.Region != "" || o.CloudEndpoint != "") {
+		return usageErr("--region and --cloud-endpoint configure --cloud; add --cloud")
+	}
+	if o.RouteEntryQuota < 1 {
+		return usageErr("--route-entry-quota must be positive")
+	}
+	if _, _, err := cloud.ParseEndpoint(o.CloudEndpoint); err != nil {
+		return usageErr("%v", err)
+	}
 	if o.NodeChecks {
 		if len(o.Nodes) == 0 && o.Selector == "" {
 			o.AllNodes = true
@@ -154,15 +194,17 @@ func (o *DoctorOptions) Validate() error {
 		return usageErr("--node, -l and --all-nodes choose the nodes of --node-checks; add --node-checks")
 	}
 	all := checks.All()
-	if !o.NodeChecks && len(o.Checks) == 0 {
-		// Node-side checks launch pods; they run only when asked for.
-		var clusterSide []checks.Check
+	if len(o.Checks) == 0 {
+		// Node-side checks launch pods and cloud checks call Alibaba
+		// Cloud; each runs only when asked for (named in --checks, they
+		// skip and say which flag they need).
+		var wanted []checks.Check
 		for _, c := range all {
-			if !c.Node {
-				clusterSide = append(clusterSide, c)
+			if (!c.Node || o.NodeChecks) && (!c.Cloud || o.Cloud) {
+				wanted = append(wanted, c)
 			}
 		}
-		all = clusterSide
+		all = wanted
 	}
 	var err error
 	if o.selected, err = checks.Select(all, o.Checks, o.Skip); err != nil {
@@ -184,14 +226,19 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		return o.listChecks()
 	}
 
-	snap, err := cluster.Read(ctx, o.client, cluster.Options{
+	opts := cluster.Options{
 		ChunkSize:    o.ChunkSize,
 		Logs:         o.Logs,
 		LogSince:     o.Since,
 		LogLines:     o.LogLines,
 		VSwitchCIDRs: o.cidrs,
 		VSwitchByID:  o.vswitchByID,
-	})
+	}
+	if o.Cloud {
+		opts.ConfigMaps = []string{cluster.CMCloudConfig}
+		opts.PodRanges = o.readCloud
+	}
+	snap, err := cluster.Read(ctx, o.client, opts)
 	if err != nil {
 		err = o.describeReadError(err)
 		if o.Output == "junit" {
@@ -200,7 +247,11 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	if o.cloudErr != nil {
+		return o.cloudErr
+	}
 	env := checks.NewEnv(snap)
+	env.Cloud, env.RouteEntryQuota = o.cloudFacts, o.RouteEntryQuota
 	if o.NodeChecks {
 		facts, err := o.gatherNodeFacts(ctx, env)
 		if err != nil {

@@ -142,7 +142,7 @@ func TestDoctorCloudScenarios(t *testing.T) {
 			w.NATGateways[0].Entries = append(w.NATGateways[0].Entries[2:], w.NATGateways[0].Entries[:2]...)
 		}}, want: map[string]string{"cloud.vswitch-headroom": "pass", "cloud.snat": "pass"}, calls: map[string]int{"DescribeVSwitches": 3, "DescribeSnatTableEntries": 2}},
 		{name: "flannel healthy", scenario: "cloud-flannel", code: 0,
-			want: map[string]string{"cloud.route-entries": "pass", "cloud.route-tables": "pass", "cloud.snat": "pass", "cloud.vswitch-headroom": "skip", "cloud.eni-quota": "skip"},
+			want:  map[string]string{"cloud.route-entries": "pass", "cloud.route-tables": "pass", "cloud.snat": "pass", "cloud.vswitch-headroom": "skip", "cloud.eni-quota": "skip"},
 			calls: map[string]int{"DescribeInstances": 1, "DescribeVSwitches": 1, "DescribeRouteTableList": 1, "DescribeRouteEntryList": 1, "DescribeNatGateways": 1, "DescribeSnatTableEntries": 1, "DescribeInstanceTypes": 0}},
 		{name: "missing route", scenario: "cloud-flannel", mods: []func(*cloudtest.World){func(w *cloudtest.World) { w.RouteTables[0].Entries = w.RouteTables[0].Entries[:2] }}, code: 2,
 			want: map[string]string{"cloud.route-entries": "fail"}, objects: map[string][]string{"cloud.route-entries": {"node/" + node2}},

@@ -78,6 +78,7 @@ func (p *provider) current() (*credentials.CredentialModel, error) {
 
 func (p *provider) GetCredential() (*credentials.CredentialModel, error) { return p.current() }
 
+//nolint:revive // the SDK's credentials.Credential names it so.
 func (p *provider) GetAccessKeyId() (*string, error) {
 	m, err := p.current()
 	if err != nil {
@@ -229,7 +230,7 @@ func cliProfile(opts Options, getenv func(string) string, red *Redactor, host, s
 	}
 	var f cliProfileFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, "", fmt.Errorf("aliyun CLI profile %s: not valid JSON: %v", path, err)
+		return nil, "", fmt.Errorf("aliyun CLI profile %s: not valid JSON: %w", path, err)
 	}
 	name := getenv(EnvProfile)
 	if name == "" {

@@ -29,8 +29,9 @@ FUZZ_TARGETS     := ackconf:FuzzParseENIConfig ackconf:FuzzParseFlannelCNI ackco
                     ackconf:FuzzCorefileClusterDomains ackconf:FuzzImageVersion confedit:FuzzJSONSet confedit:FuzzSetYAML confedit:FuzzSetYAMLBlock
 DEMO_SCENARIO    ?= flannel-broken
 DEMO_NODE        ?=
+DEMO_CLOUD_SCENARIO ?= cloud-terway
 
-.PHONY: readme verify-readme bench docs verify-docs dist krew-e2e all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-down fmt vet lint shellcheck verify clean
+.PHONY: readme verify-readme bench docs verify-docs dist krew-e2e all build test test-unit test-fuzz test-e2e rig rig-up rig-down demo demo-cloud demo-down fmt vet lint shellcheck verify clean
 
 all: build
 
@@ -86,6 +87,15 @@ demo: build rig-up ## Local cluster with a broken-ACK scenario (or, with DEMO_NO
 	@echo "Two real nodes for the node commands: make demo-down; make demo DEMO_NODE=real"
 	@echo "Stop it with: make demo-down"
 endif
+
+demo-cloud: build rig-up ## The demo cluster of scenario cloud-terway with a local Alibaba Cloud API playing its VPC, then doctor --cloud
+	KUBECONFIG=$(CURDIR)/.cache/rig/run/default/kubeconfig go run ./hack/scenario load test/scenarios/$(DEMO_CLOUD_SCENARIO)
+	KUBECONFIG=$(CURDIR)/.cache/rig/run/default/kubeconfig go run ./hack/cloudsim -world test/scenarios/$(DEMO_CLOUD_SCENARIO)/cloud/demo.yaml -- \
+		bin/kubectl-acknet doctor --cloud --cloud-endpoint {endpoint} --checks 'cloud.*' || true
+	@echo
+	@echo "The local API stopped with doctor; serve it for your own runs with:"
+	@echo "  go run ./hack/cloudsim -world test/scenarios/$(DEMO_CLOUD_SCENARIO)/cloud/demo.yaml"
+	@echo "Stop the cluster with: make demo-down"
 
 demo-down: rig-down
 

@@ -227,8 +227,11 @@ func cloudVSwitchHeadroom(e *Env) Result {
 				Remediation: "Add a vSwitch in zone " + zone + " to the Terway add-on configuration (PodVswitchId)"})
 		}
 	}
-	summary := "more pods before IpNotEnough, per zone: " + strings.Join(zones, "; ")
-	if status == StatusPass && lowestID != "" {
+	summary := "pods that still fit before IpNotEnough, per zone: " + strings.Join(zones, "; ")
+	switch {
+	case len(findings) > 0:
+		summary = count(len(findings), "problem") + "; " + summary
+	case lowestID != "":
 		summary += fmt.Sprintf("; fewest free: %s", lowestID)
 	}
 	return WithFindings(status, summary, findings)

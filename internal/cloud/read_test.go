@@ -2,10 +2,13 @@ package cloud_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -355,5 +358,48 @@ func TestSDKDebugOutputIsRefused(t *testing.T) {
 	_, err := cloud.NewClient(cloud.Options{Region: "cn-hangzhou", Env: envOf(staticEnv())})
 	if err == nil || !strings.Contains(err.Error(), "unset DEBUG") {
 		t.Fatalf("want a refusal, got %v", err)
+	}
+}
+
+// TestREADMEPolicyIsWhatIsCalled: the README's RAM policy lists exactly the
+// actions doctor --cloud calls.
+func TestREADMEPolicyIsWhatIsCalled(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "<!-- ram-policy -->\n```json\n")
+	if !ok {
+		t.Fatal("README has no <!-- ram-policy --> json block")
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	var policy struct {
+		Statement []struct {
+			Effect   string
+			Action   []string
+			Resource string
+		}
+	}
+	if err := json.Unmarshal([]byte(block), &policy); err != nil {
+		t.Fatalf("README policy: %v", err)
+	}
+	if len(policy.Statement) != 1 || policy.Statement[0].Effect != "Allow" {
+		t.Fatalf("README policy: want one Allow statement: %+v", policy)
+	}
+	got, want := policy.Statement[0].Action, cloud.RAMActions()
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("README policy actions %v, calls %v", got, want)
+	}
+	// Every call of a full read is covered by the list.
+	f, err := read(t, start(t, world()), staticEnv(), allParts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for action := range f.Calls {
+		if !slices.Contains(want, "ecs:"+action) && !slices.Contains(want, "vpc:"+action) {
+			t.Errorf("%s is called but not in RAMActions", action)
+		}
 	}
 }

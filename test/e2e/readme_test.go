@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cloud"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cloud/cloudtest"
 )
 
 // A README transcript: the block after the line "<!-- transcript NAME -->"
@@ -25,6 +28,9 @@ type transcript struct {
 	// the state the transcript shows, undone by its t.Cleanup.
 	real  bool
 	setup func(t *testing.T)
+	// cloud names a world file the local Alibaba Cloud API plays for the
+	// steps; {endpoint} in their args is its URL, the demo key is set.
+	cloud string
 }
 
 type step struct {
@@ -39,6 +45,9 @@ var readmeTranscripts = []transcript{
 	{name: "doctor-demo", scenario: "flannel-broken", steps: []step{{args: []string{"doctor"}}}},
 	{name: "ipv6-verify", scenario: "ipv6-mixed", steps: []step{{args: []string{"ipv6", "verify", "-n", "mall"}}}},
 	{name: "version", steps: []step{{args: []string{"version"}}}},
+	{name: "doctor-cloud", scenario: "cloud-terway", cloud: "test/scenarios/cloud-terway/cloud/demo.yaml",
+		steps: []step{{args: []string{"doctor", "--cloud", "--cloud-endpoint", "{endpoint}", "--checks", "cloud.*"},
+			show: "kubectl acknet doctor --cloud --cloud-endpoint {endpoint} --checks 'cloud.*'"}}},
 	{name: "fix-cycle", scenario: "flannel-broken", steps: []step{
 		{args: []string{"fix", "kubeproxy.ipvs-udp-timeout"}},
 		{args: []string{"fix", "kubeproxy.ipvs-udp-timeout", "--apply"},
@@ -89,7 +98,7 @@ var (
 	readmeBackupRe = regexp.MustCompile(`acknet-backup-[a-z0-9-]+-\d{8}-\d{6}(-\d+)?`)
 	// What differs from run to run: ports, times, backup names.
 	volatile = []*regexp.Regexp{
-		regexp.MustCompile(`https://127\.0\.0\.1:\d{3,5}`),
+		regexp.MustCompile(`https?://127\.0\.0\.1:\d{3,5}`),
 		regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`),
 		readmeBackupRe,
 		regexp.MustCompile(`go[0-9][0-9a-z.+-]* [a-z0-9]+/[a-z0-9]+|devel [^ ]+ [a-z0-9]+/[a-z0-9]+`),
@@ -150,18 +159,29 @@ func (tr transcript) run(t *testing.T) string {
 	if tr.setup != nil {
 		tr.setup(t)
 	}
+	var env []string
+	endpoint := ""
+	if tr.cloud != "" {
+		w, err := cloudtest.LoadWorld(filepath.Join(repoRoot, tr.cloud))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Keys = []cloudtest.Key{{ID: cloudKeyID, Secret: cloudKeySecret}}
+		endpoint = startCloud(t, w).URL()
+		env = []string{cloud.EnvAccessKeyID + "=" + cloudKeyID, cloud.EnvAccessKeySecret + "=" + cloudKeySecret}
+	}
 	var b strings.Builder
 	backup := ""
 	for _, s := range tr.steps {
 		args := make([]string, len(s.args))
 		for i, a := range s.args {
-			args[i] = strings.ReplaceAll(a, "{backup}", backup)
+			args[i] = strings.ReplaceAll(strings.ReplaceAll(a, "{backup}", backup), "{endpoint}", endpoint)
 		}
-		show := s.show
+		show := strings.ReplaceAll(s.show, "{endpoint}", endpoint)
 		if show == "" {
 			show = "kubectl acknet " + strings.Join(args, " ")
 		}
-		out, code := runCombined(t, args...)
+		out, code := runCombined(t, env, args...)
 		fmt.Fprintf(&b, "$ %s\n%s", show, out)
 		if code != 0 {
 			fmt.Fprintf(&b, "(exit %d)\n", code)
@@ -175,12 +195,12 @@ func (tr transcript) run(t *testing.T) string {
 
 // runCombined runs the plugin with stdout and stderr on one pipe, so the
 // transcript shows them in the order a terminal would.
-func runCombined(t *testing.T, args ...string) (string, int) {
+func runCombined(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl-acknet"), args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), env...)
 	out, err := cmd.CombinedOutput()
 	if strings.Contains(string(out), "internal error") {
 		t.Errorf("%v printed an internal error:\n%s", args, out)

@@ -403,3 +403,56 @@ func TestREADMEPolicyIsWhatIsCalled(t *testing.T) {
 		}
 	}
 }
+
+// TestCallsAtScale counts the calls of a 1,000-node cluster whose pods use
+// 20 vSwitches: they grow with the nodes by the batch size (100 instances,
+// 100 route entries per call), never per pod or per node.
+func TestCallsAtScale(t *testing.T) {
+	const nodes, vswitches = 1000, 20
+	w := &cloudtest.World{Region: "cn-hangzhou", Keys: []cloudtest.Key{{ID: canaryID, Secret: canarySecret}},
+		RouteTables: []cloudtest.RouteTable{{ID: "vtb-1", VPC: "vpc-1"}},
+		NATGateways: []cloudtest.NATGateway{{ID: "ngw-1", VPC: "vpc-1", SNATTable: "stb-1"}}}
+	var in cloud.Input
+	for i := 0; i < vswitches; i++ {
+		id := fmt.Sprintf("vsw-pod%02d", i)
+		w.VSwitches = append(w.VSwitches, cloudtest.VSwitch{ID: id, VPC: "vpc-1", Zone: fmt.Sprintf("cn-hangzhou-%c", 'a'+i%5), CIDR: fmt.Sprintf("10.%d.0.0/16", i), Free: 60000})
+		w.NATGateways[0].Entries = append(w.NATGateways[0].Entries, cloudtest.SNATEntry{ID: fmt.Sprintf("snat-%d", i), VSwitch: id})
+		in.VSwitchIDs = append(in.VSwitchIDs, id)
+	}
+	for i := 0; i < 8; i++ {
+		w.InstanceTypes = append(w.InstanceTypes, cloudtest.InstanceType{ID: fmt.Sprintf("ecs.g%d.xlarge", i), ENIs: 4, IPsPerENI: 15})
+	}
+	for i := 0; i < nodes; i++ {
+		id := fmt.Sprintf("i-node%04d", i)
+		w.Instances = append(w.Instances, cloudtest.Instance{ID: id, Type: fmt.Sprintf("ecs.g%d.xlarge", i%8), Zone: "cn-hangzhou-a", VPC: "vpc-1", VSwitch: "vsw-pod00"})
+		w.RouteTables[0].Entries = append(w.RouteTables[0].Entries, cloudtest.RouteEntry{Destination: fmt.Sprintf("172.%d.%d.0/24", 16+i/256, i%256), NextHop: id})
+		in.InstanceIDs = append(in.InstanceIDs, id)
+	}
+	for _, tc := range []struct {
+		name string
+		in   cloud.Input
+		want map[string]int
+	}{
+		{"terway", cloud.Input{InstanceIDs: in.InstanceIDs, VSwitchIDs: in.VSwitchIDs, ENIQuota: true},
+			map[string]int{"DescribeInstances": 10, "DescribeVSwitches": 1, "DescribeInstanceTypes": 1, "DescribeNatGateways": 1, "DescribeSnatTableEntries": 1}},
+		{"flannel", cloud.Input{InstanceIDs: in.InstanceIDs, Routes: true},
+			map[string]int{"DescribeInstances": 10, "DescribeVSwitches": 1, "DescribeRouteTableList": 1, "DescribeRouteEntryList": 10, "DescribeNatGateways": 1, "DescribeSnatTableEntries": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := start(t, w)
+			started := time.Now()
+			f, err := read(t, s, staticEnv(), tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := 0
+			for a, n := range f.Calls {
+				total += n
+				if tc.want[a] != n {
+					t.Errorf("%s: %d calls, want %d", a, n, tc.want[a])
+				}
+			}
+			t.Logf("%s, %d nodes, %d vSwitches: %d calls %v in %s against the local server", tc.name, nodes, vswitches, total, f.Calls, time.Since(started).Round(time.Millisecond))
+		})
+	}
+}

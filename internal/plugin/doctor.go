@@ -113,7 +113,7 @@ credentials).`,
 	f.DurationVar(&o.Since, "since", time.Hour, "With --logs: how far back to read")
 	f.Int64Var(&o.LogLines, "log-lines", 2000, "With --logs: at most this many lines per pod")
 	f.Int64Var(&o.ChunkSize, "chunk-size", cluster.DefaultChunkSize, "Page size of LIST requests")
-	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of all the vSwitches Terway allocates from (enables terway.pod-outside-vswitch); vsw-ID=CIDR instead checks the pods of the dynamic configs that name that vSwitch (terway.dynamic-config)")
+	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of all the vSwitches Terway allocates from (enables terway.pod-outside-vswitch); vsw-ID=CIDR instead checks the pods of the dynamic configs that name that vSwitch (terway.dynamic-config). Offline use: --cloud reads the vSwitches from the API")
 	f.BoolVar(&o.NodeChecks, "node-checks", false, "Also run the node.* checks: one debug pod per node (all nodes unless --node or -l)")
 	f.BoolVar(&o.Cloud, "cloud", false, "Also read the VPC through Alibaba Cloud's API and run the cloud.* checks (read-only; see the RAM policy in the README)")
 	f.StringVar(&o.Region, "region", "", "With --cloud: the region (default: from the nodes' topology.kubernetes.io/region label)")
@@ -291,6 +291,9 @@ func (o *DoctorOptions) listChecks() error {
 		title := c.Title
 		if c.Node {
 			title += " (doctor --node-checks)"
+		}
+		if c.Cloud {
+			title += " (doctor --cloud)"
 		}
 		if _, err := fmt.Fprintf(w, "%s\t%s\t%s\n", c.ID, c.Severity, title); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -48,11 +49,12 @@ type Options struct {
 // Client calls the VPC and ECS APIs for one region.
 type Client struct {
 	opts   Options
-	vpc    *vpc.Client
-	ecs    *ecs.Client
 	source string
 	redact *Redactor
-	sem    chan struct{}
+	// pool holds one SDK client pair per call in flight: it bounds the
+	// concurrency, and the SDK's clients are not safe for concurrent use
+	// (each RPC call writes the client's Headers).
+	pool chan *sdk
 
 	mu      sync.Mutex
 	calls   map[string]int
@@ -90,8 +92,15 @@ func NewClient(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	caller := &httpCaller{client: &http.Client{Timeout: callTimeout, Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: opts.Concurrency,
+		IdleConnTimeout:     30 * time.Second,
+	}}}
 	cfg := func() *openapi.Config {
 		c := &openapi.Config{
+			HttpClient:     caller,
 			RegionId:       dara.String(opts.Region),
 			Credential:     cred,
 			ReadTimeout:    dara.Int(int(callTimeout / time.Millisecond)),
@@ -103,14 +112,35 @@ func NewClient(opts Options) (*Client, error) {
 		}
 		return c
 	}
-	c := &Client{opts: opts, source: cred.source, redact: cred.redactor, sem: make(chan struct{}, opts.Concurrency), calls: map[string]int{}}
-	if c.vpc, err = vpc.NewClient(cfg()); err != nil {
-		return nil, fmt.Errorf("VPC client: %w", err)
-	}
-	if c.ecs, err = ecs.NewClient(cfg()); err != nil {
-		return nil, fmt.Errorf("ECS client: %w", err)
+	c := &Client{opts: opts, source: cred.source, redact: cred.redactor, pool: make(chan *sdk, opts.Concurrency), calls: map[string]int{}}
+	for i := 0; i < opts.Concurrency; i++ {
+		s := &sdk{}
+		if s.vpc, err = vpc.NewClient(cfg()); err != nil {
+			return nil, fmt.Errorf("VPC client: %w", err)
+		}
+		if s.ecs, err = ecs.NewClient(cfg()); err != nil {
+			return nil, fmt.Errorf("ECS client: %w", err)
+		}
+		c.pool <- s
 	}
 	return c, nil
+}
+
+// httpCaller sends the SDK's requests through one client of ours: the SDK's
+// own shared client is not safe for concurrent calls (it sets the client's
+// timeout on every request), and it builds a new transport per request, so
+// no connection would be reused. Proxies come from the environment, as for
+// any Go program; the SDK's per-request transport is not used.
+type httpCaller struct{ client *http.Client }
+
+func (h *httpCaller) Call(req *http.Request, _ *http.Transport) (*http.Response, error) {
+	return h.client.Do(req)
+}
+
+// sdk is one VPC and one ECS client, used by one call at a time.
+type sdk struct {
+	vpc *vpc.Client
+	ecs *ecs.Client
 }
 
 // Source names the credential source in use.
@@ -145,20 +175,32 @@ func ParseEndpoint(v string) (host, scheme string, err error) {
 
 // do runs one API call through the pool, retrying throttled and transient
 // failures with exponential backoff and jitter.
-func (c *Client) do(ctx context.Context, action string, call func() error) error {
+func (c *Client) do(ctx context.Context, action string, call func(*sdk) error) error {
+	var s *sdk
 	select {
-	case c.sem <- struct{}{}:
+	case s = <-c.pool:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-c.sem }()
 	wait := c.opts.Backoff
 	for attempt := 1; ; attempt++ {
 		c.mu.Lock()
 		c.calls[action]++
 		c.mu.Unlock()
-		err := call()
+		// The VPC client takes no context: wait for the call or for
+		// Ctrl-C, whichever comes first (an abandoned call ends at its
+		// read timeout).
+		done := make(chan error, 1)
+		go func() { done <- call(s) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			// s stays with the abandoned call: it is not returned.
+			return ctx.Err()
+		}
 		if err == nil {
+			c.pool <- s
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -166,10 +208,12 @@ func (c *Client) do(ctx context.Context, action string, call func() error) error
 		}
 		var ce *CredentialsError
 		if errors.As(err, &ce) {
+			c.pool <- s
 			return ce
 		}
 		kind, retry := classify(err)
 		if !retry || attempt >= c.opts.Attempts {
+			c.pool <- s
 			return c.partError(action, kind, err)
 		}
 		c.mu.Lock()
@@ -179,6 +223,7 @@ func (c *Client) do(ctx context.Context, action string, call func() error) error
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
+			c.pool <- s
 			return ctx.Err()
 		}
 		wait = min(wait*2, maxBackoff)

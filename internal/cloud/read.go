@@ -199,8 +199,8 @@ func (c *Client) readInstances(ctx context.Context, ids []string, f *Facts, mu *
 			req := &ecs.DescribeInstancesRequest{RegionId: dara.String(c.opts.Region), InstanceIds: dara.String(string(raw)), MaxResults: dara.Int32(instanceBatch)}
 			for {
 				var resp *ecs.DescribeInstancesResponse
-				err := c.do(ctx, "DescribeInstances", func() (err error) {
-					resp, err = c.ecs.DescribeInstancesWithContext(ctx, req, c.runtime())
+				err := c.do(ctx, "DescribeInstances", func(s *sdk) (err error) {
+					resp, err = s.ecs.DescribeInstancesWithContext(ctx, req, c.runtime())
 					return err
 				})
 				if err != nil {
@@ -245,8 +245,8 @@ func (c *Client) vswitchPages(ctx context.Context, req *vpc.DescribeVSwitchesReq
 	for page := int32(1); ; page++ {
 		req.PageNumber = dara.Int32(page)
 		var resp *vpc.DescribeVSwitchesResponse
-		err := c.do(ctx, "DescribeVSwitches", func() (err error) {
-			resp, err = c.vpc.DescribeVSwitchesWithOptions(req, c.runtime())
+		err := c.do(ctx, "DescribeVSwitches", func(s *sdk) (err error) {
+			resp, err = s.vpc.DescribeVSwitchesWithOptions(req, c.runtime())
 			return err
 		})
 		if err != nil {
@@ -277,8 +277,8 @@ func (c *Client) readInstanceTypes(ctx context.Context, types []string, f *Facts
 		req := &ecs.DescribeInstanceTypesRequest{InstanceTypes: dara.StringSlice(batch), MaxResults: dara.Int64(100)}
 		for {
 			var resp *ecs.DescribeInstanceTypesResponse
-			err := c.do(ctx, "DescribeInstanceTypes", func() (err error) {
-				resp, err = c.ecs.DescribeInstanceTypesWithContext(ctx, req, c.runtime())
+			err := c.do(ctx, "DescribeInstanceTypes", func(s *sdk) (err error) {
+				resp, err = s.ecs.DescribeInstanceTypesWithContext(ctx, req, c.runtime())
 				return err
 			})
 			if err != nil {
@@ -313,8 +313,8 @@ func (c *Client) readRoutes(ctx context.Context, vpcID string, f *Facts, mu *syn
 	for page := int32(1); ; page++ {
 		req.PageNumber = dara.Int32(page)
 		var resp *vpc.DescribeRouteTableListResponse
-		err := c.do(ctx, "DescribeRouteTableList", func() (err error) {
-			resp, err = c.vpc.DescribeRouteTableListWithOptions(req, c.runtime())
+		err := c.do(ctx, "DescribeRouteTableList", func(s *sdk) (err error) {
+			resp, err = s.vpc.DescribeRouteTableListWithOptions(req, c.runtime())
 			return err
 		})
 		if err != nil {
@@ -366,8 +366,8 @@ func (c *Client) routeEntries(ctx context.Context, table string) ([]RouteEntry, 
 	var out []RouteEntry
 	for {
 		var resp *vpc.DescribeRouteEntryListResponse
-		err := c.do(ctx, "DescribeRouteEntryList", func() (err error) {
-			resp, err = c.vpc.DescribeRouteEntryListWithOptions(req, c.runtime())
+		err := c.do(ctx, "DescribeRouteEntryList", func(s *sdk) (err error) {
+			resp, err = s.vpc.DescribeRouteEntryListWithOptions(req, c.runtime())
 			return err
 		})
 		if err != nil {
@@ -402,8 +402,8 @@ func (c *Client) readNAT(ctx context.Context, vpcID string, f *Facts, mu *sync.M
 	for page := int32(1); ; page++ {
 		req.PageNumber = dara.Int32(page)
 		var resp *vpc.DescribeNatGatewaysResponse
-		err := c.do(ctx, "DescribeNatGateways", func() (err error) {
-			resp, err = c.vpc.DescribeNatGatewaysWithOptions(req, c.runtime())
+		err := c.do(ctx, "DescribeNatGateways", func(s *sdk) (err error) {
+			resp, err = s.vpc.DescribeNatGatewaysWithOptions(req, c.runtime())
 			return err
 		})
 		if err != nil {
@@ -455,8 +455,8 @@ func (c *Client) snatEntries(ctx context.Context, table string) ([]SNATEntry, er
 	for page := int32(1); ; page++ {
 		req.PageNumber = dara.Int32(page)
 		var resp *vpc.DescribeSnatTableEntriesResponse
-		err := c.do(ctx, "DescribeSnatTableEntries", func() (err error) {
-			resp, err = c.vpc.DescribeSnatTableEntriesWithOptions(req, c.runtime())
+		err := c.do(ctx, "DescribeSnatTableEntries", func(s *sdk) (err error) {
+			resp, err = s.vpc.DescribeSnatTableEntriesWithOptions(req, c.runtime())
 			return err
 		})
 		if err != nil {

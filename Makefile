@@ -42,6 +42,9 @@ test: test-unit test-fuzz test-e2e ## Everything CI runs as tests
 
 test-unit: ## Unit tests and, with ACKNET_FIXTURES set, the fixture conformance suite
 	go test -count=1 ./...
+	# The cloud reads run calls in parallel through an SDK that is not
+	# safe for concurrent use on its own: under the race detector.
+	go test -count=1 -race ./internal/cloud/...
 
 test-fuzz: ## Each parser's and editor's fuzz target, briefly
 	@for t in $(FUZZ_TARGETS); do \

@@ -227,7 +227,9 @@ func cloudVSwitchHeadroom(e *Env) Result {
 				Remediation: "Add a vSwitch in zone " + zone + " to the Terway add-on configuration (PodVswitchId)"})
 		}
 	}
-	summary := "pods that still fit before IpNotEnough, per zone: " + strings.Join(zones, "; ")
+	// Free addresses are the forecast: each new pod takes one (in shared ENI
+	// mode a new ENI also takes one, so it is an upper bound).
+	summary := "free addresses (about as many more pods before IpNotEnough), per zone: " + strings.Join(zones, "; ")
 	switch {
 	case len(findings) > 0:
 		summary = count(len(findings), "problem") + "; " + summary
@@ -262,8 +264,8 @@ func cloudPodOutsideVSwitch(e *Env) Result {
 		findings = append(findings, Finding{
 			Object:      p.Namespace + "/Pod/" + p.Name,
 			Node:        p.Node,
-			Message:     fmt.Sprintf("pod IP %s lies in none of the pod vSwitches (%s): a stale ENI from an earlier configuration", p.Detail, strings.Join(e.PodVSwitchIDs(), ", ")),
-			Remediation: "kubectl drain " + p.Node + ", detach the stale ENIs of the instance, then add the node back",
+			Message:     fmt.Sprintf("pod IP %s lies in none of the pod vSwitches of eni-config and the dynamic configs (%s): a stale ENI from an earlier configuration, or a pod whose network is set elsewhere (PodNetworking)", p.Detail, strings.Join(e.PodVSwitchIDs(), ", ")),
+			Remediation: "Find the ENI that holds " + p.Detail + " (ECS console, instance of " + p.Node + "); if it is a stale ENI: kubectl drain " + p.Node + ", detach it, then add the node back",
 		})
 	}
 	return WithFindings(StatusWarn, fmt.Sprintf("%s outside the pod vSwitches (%d inside)", count(e.S.Pods.OutsideRangesCount, "pod address"), in), findings)
@@ -311,20 +313,28 @@ func cloudENIQuota(e *Env) Result {
 			mode, formula = "exclusive ENI", fmt.Sprintf("%d ENIs - 1", it.ENIs)
 		}
 		pods := e.S.Pods.PodNetworkIPs[n.Name]
+		host := e.S.Pods.HostNetworkPods[n.Name]
 		var why []string
 		if pods > capacity {
 			why = append(why, fmt.Sprintf("%s hold pod-network addresses", count(pods, "pod")))
 		}
-		if n.MaxPods > int64(capacity) {
-			why = append(why, fmt.Sprintf("maxPods is %d", n.MaxPods))
+		// maxPods also counts host-network pods, which take no address.
+		// In exclusive ENI mode the scheduler counts the aliyun/eni
+		// resource, so maxPods does not matter there.
+		if !exclusive && n.MaxPods > int64(capacity+host) {
+			why = append(why, fmt.Sprintf("maxPods is %d (%s on the host network)", n.MaxPods, count(host, "pod")))
 		}
 		if len(why) == 0 {
 			continue
 		}
+		effect := "pods beyond it stay ContainerCreating waiting for an address"
+		if exclusive {
+			effect = "more pods than ENIs: some hold addresses Terway did not give"
+		}
 		findings = append(findings, Finding{Object: "node/" + n.Name, Node: n.Name,
-			Message: fmt.Sprintf("%s (%s) takes at most %d pods on the pod network (%s), but %s: pods beyond it stay ContainerCreating waiting for an address",
-				typ, mode, capacity, formula, strings.Join(why, " and ")),
-			Remediation: "A larger instance type for this node pool, or lower maxPods; in shared ENI mode more pods fit than in exclusive ENI mode"})
+			Message: fmt.Sprintf("%s (%s) takes at most %d pods on the pod network (%s), but %s: %s",
+				typ, mode, capacity, formula, strings.Join(why, " and "), effect),
+			Remediation: "A larger instance type for this node pool, or maxPods at most the ENI capacity plus the host-network pods; in shared ENI mode more pods fit than in exclusive ENI mode"})
 	}
 	if checked == 0 {
 		return Skip("no node's instance type is known (label %s)", LabelInstanceType)
@@ -416,6 +426,22 @@ func cloudRouteEntries(e *Env) Result {
 		}
 	}
 	checked, noID := 0, 0
+	for i := range e.S.Nodes {
+		if ipv4PodCIDR(&e.S.Nodes[i]) == "" {
+			continue
+		}
+		if InstanceID(&e.S.Nodes[i]) == "" {
+			noID++
+		} else {
+			checked++
+		}
+	}
+	if checked == 0 {
+		if noID > 0 {
+			return Skip("no node with an IPv4 pod CIDR has an ECS provider ID (spec.providerID REGION.i-...): %s not checked", count(noID, "node"))
+		}
+		return Skip("no node has an IPv4 pod CIDR")
+	}
 	for _, t := range tables {
 		byDest := map[string]cloud.RouteEntry{}
 		for _, en := range t.Entries {
@@ -425,14 +451,9 @@ func cloudRouteEntries(e *Env) Result {
 			n := &e.S.Nodes[i]
 			id := InstanceID(n)
 			cidr := ipv4PodCIDR(n)
-			if cidr == "" {
+			if cidr == "" || id == "" {
 				continue
 			}
-			if id == "" {
-				noID++
-				continue
-			}
-			checked++
 			en, found := byDest[cidr]
 			switch {
 			case !found:
@@ -497,7 +518,8 @@ func cloudRouteTables(e *Env) Result {
 	if r := e.requirePlugin(PluginFlannel); r != nil {
 		return *r
 	}
-	if r := e.cloudParts(cloud.PartRouteTables); r != nil {
+	// The instances say which tables serve the nodes' vSwitches.
+	if r := e.cloudParts(cloud.PartRouteTables, cloud.PartInstances); r != nil {
 		return *r
 	}
 	tables := e.Cloud.RouteTables
@@ -560,26 +582,36 @@ func cloudRouteTables(e *Env) Result {
 }
 
 func cloudSNAT(e *Env) Result {
-	if e.Plugin != PluginTerway && e.Plugin != PluginFlannel {
-		if r := e.requirePlugin(PluginTerway); r != nil {
+	if e.Plugin == PluginUnknown {
+		if r := e.requirePlugin(PluginTerway); r != nil && e.S.ReadErr(cluster.ReadDaemonSets) != nil {
 			return *r
 		}
+		return NotApplicable("no Terway or Flannel DaemonSet in kube-system")
 	}
+	// The vSwitches pods leave from: Terway's pod vSwitches in ENI modes;
+	// on Flannel and Terway's VPC mode the nodes' own (pods leave through
+	// the node's address).
+	podVSwitches := e.Plugin == PluginTerway && e.TerwayMode != TerwayVPC
 	parts := []string{cloud.PartVSwitches, cloud.PartNATGateways, cloud.PartSNATEntries}
-	if e.Plugin == PluginFlannel {
+	if !podVSwitches {
 		parts = append(parts, cloud.PartInstances)
 	}
 	if r := e.cloudParts(parts...); r != nil {
 		return *r
 	}
-	if len(e.Cloud.NATGateways) == 0 {
-		return NotApplicable("the VPC has no NAT gateway")
+	var gateways []cloud.NATGateway
+	for _, g := range e.Cloud.NATGateways {
+		// A VPC NAT gateway (intranet) gives no way to the Internet.
+		if g.NetworkType == "" || g.NetworkType == "internet" {
+			gateways = append(gateways, g)
+		}
 	}
-	// The vSwitches pods leave from: Terway's pod vSwitches; on Flannel the
-	// nodes' own (pods leave through the node's address).
+	if len(gateways) == 0 {
+		return NotApplicable("the VPC has no Internet NAT gateway")
+	}
 	var targets []string
 	what := "pod vSwitch"
-	if e.Plugin == PluginTerway {
+	if podVSwitches {
 		targets = e.PodVSwitchIDs()
 	} else {
 		what = "node vSwitch"
@@ -596,13 +628,13 @@ func cloudSNAT(e *Env) Result {
 		return Skip("no %s is known", what)
 	}
 	var gws []string
-	for _, g := range e.Cloud.NATGateways {
+	for _, g := range gateways {
 		gws = append(gws, g.ID)
 	}
 	var findings []Finding
 	for _, id := range targets {
 		vs, ok := e.Cloud.VSwitches[id]
-		if ok && snatCovers(e.Cloud.NATGateways, vs) {
+		if ok && snatCovers(gateways, vs) {
 			continue
 		}
 		cidr := "CIDR unknown"

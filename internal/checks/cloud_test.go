@@ -19,6 +19,15 @@ func (b *snapB) withCloud(mods ...func(*cloud.Facts)) *snapB {
 	return b
 }
 
+// hostPods counts host-network pods on a node.
+func (b *snapB) hostPods(node string, n int) *snapB {
+	if b.s.Pods.HostNetworkPods == nil {
+		b.s.Pods.HostNetworkPods = map[string]int{}
+	}
+	b.s.Pods.HostNetworkPods[node] = n
+	return b
+}
+
 // inRange counts pod addresses in a vSwitch, as the pod pass would.
 func (b *snapB) inRange(id string, n int) *snapB {
 	if b.s.Pods.InRange == nil {
@@ -119,7 +128,7 @@ func cloudCases() []checkCase {
 			b.s.Pods.OutsideRanges = []cluster.PodRef{{Namespace: "edge", Name: "legacy-0", Node: "n1", Detail: "192.168.9.9"}}
 			b.s.Pods.OutsideRangesCount = 1
 			return b
-		}(), want: StatusWarn, contains: "pod IP 192.168.9.9 lies in none of the pod vSwitches (vsw-test0001)"},
+		}(), want: StatusWarn, contains: "dynamic configs (vsw-test0001): a stale ENI"},
 		{id: "cloud.pod-outside-vswitch", kind: kPass, name: "all inside", snap: terwayCluster().withCloud(vsw("vsw-test0001", "cn-hangzhou-i", "10.0.0.0/19", 4000)).inRange("vsw-test0001", 3),
 			want: StatusPass, contains: "3 addresses"},
 		{id: "cloud.pod-outside-vswitch", kind: kNA, name: "terway VPC mode", snap: snapshot().terway("terway", "v1.0.10").withCloud(), want: StatusSkip, contains: "not applicable"},
@@ -131,6 +140,10 @@ func cloudCases() []checkCase {
 			withCloud(itype("ecs.g7.large", 3, 10)), want: StatusWarn, contains: "ecs.g7.large (shared ENI) takes at most 20 pods on the pod network ((3 ENIs - 1) x 10 addresses), but maxPods is 64"},
 		{id: "cloud.eni-quota", kind: kTrigger, name: "exclusive ENI node pool", snap: terwayCluster().node("n1", ecsNode("n1", "i-n1", "", "ecs.g7.large", 0), nodeLabel(LabelExclusiveENI, LabelExclusiveENIValue)).
 			withCloud(itype("ecs.g7.large", 3, 10)).podIPs("n1", 5), want: StatusWarn, contains: "takes at most 2 pods"},
+		{id: "cloud.eni-quota", kind: kPass, name: "maxPods above the capacity by the host-network pods", snap: terwayCluster().node("n1", ecsNode("n1", "i-n1", "", "ecs.g7.large", 24)).
+			withCloud(itype("ecs.g7.large", 3, 10)).hostPods("n1", 4), want: StatusPass},
+		{id: "cloud.eni-quota", kind: kPass, name: "exclusive ENI: the scheduler counts ENIs, not maxPods", snap: terwayCluster().node("n1", ecsNode("n1", "i-n1", "", "ecs.g7.large", 110), nodeLabel(LabelExclusiveENI, LabelExclusiveENIValue)).
+			withCloud(itype("ecs.g7.large", 3, 10)).podIPs("n1", 2), want: StatusPass},
 		{id: "cloud.eni-quota", kind: kPass, name: "fits", snap: terwayCluster().node("n1", ecsNode("n1", "i-n1", "", "ecs.g7.large", 20)).withCloud(itype("ecs.g7.large", 3, 10)).podIPs("n1", 12),
 			want: StatusPass, contains: "1 node checked"},
 		{id: "cloud.eni-quota", kind: kNA, name: "flannel", snap: flannel2().withCloud(), want: StatusSkip, contains: "not applicable"},
@@ -149,6 +162,11 @@ func cloudCases() []checkCase {
 		{id: "cloud.route-entries", kind: kTrigger, name: "a configured table lacks the route", snap: flannelRoutes(routeTable("vtb-a", nil, route("172.20.1.0/24", "i-n1"), route("172.20.2.0/24", "i-n2")),
 			routeTable("vtb-b", nil, route("172.20.1.0/24", "i-n1"))).cm(cluster.CMCloudConfig, "cloud-config.conf", cloudConfigTwoTables),
 			want: StatusFail, contains: "no route entry in route table vtb-b"},
+		{id: "cloud.route-entries", kind: kTrigger, name: "a node without provider ID, two tables, counted once", snap: flannelRoutes(routeTable("vtb-a", nil, route("172.20.1.0/24", "i-n1")),
+			routeTable("vtb-b", nil, route("172.20.1.0/24", "i-n1"))).node("kwok-0", podCIDRs("172.20.9.0/24")).cm(cluster.CMCloudConfig, "cloud-config.conf", cloudConfigTwoTables),
+			want: StatusFail, contains: "; 1 node without an ECS provider ID not checked"},
+		{id: "cloud.route-entries", kind: kPass, name: "no node has a provider ID", snap: flannelCluster(flannelCNIGood).node("kwok-0", podCIDRs("172.20.9.0/24")).withCloud(routeTable("vtb-a", nil)),
+			want: StatusSkip, contains: "1 node not checked"},
 		{id: "cloud.route-entries", kind: kPass, name: "every route", snap: flannelRoutes(routeTable("vtb-a", nil, route("172.20.1.0/24", "i-n1"), route("172.20.2.0/24", "i-n2"))),
 			want: StatusPass, contains: "vtb-a (2/200 entries)"},
 		{id: "cloud.route-entries", kind: kNA, name: "terway", snap: terwayCluster().withCloud(), want: StatusSkip, contains: "not applicable"},
@@ -165,6 +183,8 @@ func cloudCases() []checkCase {
 		{id: "cloud.route-tables", kind: kPass, name: "one table", snap: flannelRoutes(routeTable("vtb-a", nil)), want: StatusPass, contains: "1 route table"},
 		{id: "cloud.route-tables", kind: kNA, name: "terway", snap: terwayCluster().withCloud(), want: StatusSkip, contains: "not applicable"},
 		{id: "cloud.route-tables", kind: kForbidden, name: "denied", snap: flannelRoutes(denied(cloud.PartRouteTables, "vpc:DescribeRouteTableList")), want: StatusSkip, contains: "vpc:DescribeRouteTableList"},
+		{id: "cloud.route-tables", kind: kForbidden, name: "instances denied", snap: flannelRoutes(routeTable("vtb-a", nil), routeTable("vtb-b", nil), denied(cloud.PartInstances, "ecs:DescribeInstances")),
+			want: StatusSkip, contains: "ecs:DescribeInstances"},
 		{id: "cloud.route-tables", kind: kForbidden, name: "cloud-config forbidden", snap: flannelRoutes(routeTable("vtb-a", nil), routeTable("vtb-b", nil)).forbid(cluster.ConfigMapRead(cluster.CMCloudConfig)),
 			want: StatusSkip, contains: "Forbidden"},
 
@@ -178,7 +198,13 @@ func cloudCases() []checkCase {
 			nat("ngw-1", cloud.SNATEntry{ID: "snat-1", SourceCIDR: "10.0.0.0/8", Status: "Available"})), want: StatusPass},
 		{id: "cloud.snat", kind: kPass, name: "covered by its own entry", snap: terwayCluster().withCloud(vsw("vsw-test0001", "cn-hangzhou-i", "10.0.0.0/19", 4000),
 			nat("ngw-1", cloud.SNATEntry{ID: "snat-1", VSwitchID: "vsw-test0001", Status: "Available"})), want: StatusPass},
-		{id: "cloud.snat", kind: kNA, name: "no NAT gateway", snap: terwayCluster().withCloud(vsw("vsw-test0001", "cn-hangzhou-i", "10.0.0.0/19", 4000)), want: StatusSkip, contains: "no NAT gateway"},
+		{id: "cloud.snat", kind: kNA, name: "no NAT gateway", snap: terwayCluster().withCloud(vsw("vsw-test0001", "cn-hangzhou-i", "10.0.0.0/19", 4000)), want: StatusSkip, contains: "no Internet NAT gateway"},
+		{id: "cloud.snat", kind: kNA, name: "only a VPC (intranet) NAT gateway", snap: terwayCluster().withCloud(vsw("vsw-test0001", "cn-hangzhou-i", "10.0.0.0/19", 4000),
+			func(f *cloud.Facts) {
+				f.NATGateways = []cloud.NATGateway{{ID: "ngw-vpc", NetworkType: "intranet", EntriesRead: true}}
+			}), want: StatusSkip, contains: "no Internet NAT gateway"},
+		{id: "cloud.snat", kind: kTrigger, name: "terway VPC mode: the node vSwitch", snap: snapshot().terway("terway", "v1.0.10").node("n1", ecsNode("n1", "i-n1", "", "ecs.g7.large", 64)).
+			withCloud(instance("i-n1", "ecs.g7.large", "vsw-node"), vsw("vsw-node", "cn-hangzhou-i", "192.168.0.0/24", 200), nat("ngw-1")), want: StatusWarn, contains: "node vSwitch vsw-node"},
 		{id: "cloud.snat", kind: kForbidden, name: "denied", snap: terwayCluster().withCloud(denied(cloud.PartSNATEntries, "vpc:DescribeSnatTableEntries")), want: StatusSkip, contains: "vpc:DescribeSnatTableEntries"},
 	}
 }

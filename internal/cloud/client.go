@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -30,9 +32,11 @@ const (
 // Options configure the API clients.
 type Options struct {
 	Region string
-	// Endpoint, when set, receives every call (VPC, ECS, STS) instead of
-	// the region's public endpoints: a proxy, a VPC endpoint, a test
-	// server. A URL; http:// only to a loopback address.
+	// Endpoint, when set, receives the VPC and ECS calls instead of the
+	// region's public endpoints: a proxy or a test server. A URL; http://
+	// only to a loopback address. Only a loopback endpoint also receives
+	// the STS and instance-metadata calls (the local test server): an
+	// OIDC token or the metadata service's keys never go to a proxy.
 	Endpoint string
 	// Concurrency bounds the calls in flight (default 4).
 	Concurrency int
@@ -88,6 +92,10 @@ func NewClient(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	getenv := opts.Env
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	cred, err := ResolveCredentials(opts, host, scheme)
 	if err != nil {
 		return nil, err
@@ -109,6 +117,9 @@ func NewClient(opts Options) (*Client, error) {
 		}
 		if host != "" {
 			c.Endpoint, c.Protocol = dara.String(host), dara.String(scheme)
+		} else if getenv(EnvVPCEndpoint) == "true" {
+			// Inside a VPC without Internet access: the -vpc endpoints.
+			c.Network = dara.String("vpc")
 		}
 		return c
 	}
@@ -163,14 +174,27 @@ func ParseEndpoint(v string) (host, scheme string, err error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		h := u.Hostname()
-		if h != "localhost" && !strings.HasPrefix(h, "127.") && h != "::1" {
+		if !IsLoopback(u.Host) {
 			return "", "", fmt.Errorf("--cloud-endpoint %q: plain http only to a loopback address; use https", v)
 		}
 	default:
 		return "", "", fmt.Errorf("--cloud-endpoint %q: scheme must be http or https", v)
 	}
 	return u.Host, u.Scheme, nil
+}
+
+// IsLoopback tells whether host[:port] is this machine: localhost or a
+// loopback address (not a name that merely starts with 127.).
+func IsLoopback(hostport string) bool {
+	h := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = hh
+	}
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.Trim(h, "[]"))
+	return err == nil && a.IsLoopback()
 }
 
 // do runs one API call through the pool, retrying throttled and transient
@@ -219,14 +243,21 @@ func (c *Client) do(ctx context.Context, action string, call func(*sdk) error) e
 		c.mu.Lock()
 		c.retries++
 		c.mu.Unlock()
+		// Wait without holding a slot: one throttled API must not starve
+		// the others.
+		c.pool <- s
 		d := wait/2 + rand.N(wait/2+1)
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
-			c.pool <- s
 			return ctx.Err()
 		}
 		wait = min(wait*2, maxBackoff)
+		select {
+		case s = <-c.pool:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -237,7 +268,8 @@ func (c *Client) partError(action, kind string, err error) *PartError {
 	} else {
 		pe.Message = err.Error()
 	}
-	pe.Message = c.redact.String(firstLine(pe.Message))
+	// Redact before cutting: a cut value would no longer match.
+	pe.Message = firstLine(c.redact.String(pe.Message))
 	pe.Code = c.redact.String(pe.Code)
 	return pe
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,19 +62,22 @@ func (p *provider) current() (*credentials.CredentialModel, error) {
 		id, secret, token, exp, err := p.refresh(ctx)
 		cancel()
 		if err != nil {
-			return nil, &CredentialsError{Source: p.source, Code: "CredentialsUnavailable", Msg: p.redactor.String(err.Error())}
+			return nil, &CredentialsError{Source: p.source, Fetch: true, Msg: p.redactor.String(err.Error())}
 		}
-		p.id, p.secret, p.token, p.expires = id, secret, token, exp
 		p.redactor.Add(id, secret, token)
+		p.id, p.secret, p.token, p.expires = id, secret, token, exp
 	}
+	// Copies: a refresh for another call must not change what this call
+	// signs with.
+	id, secret, token := p.id, p.secret, p.token
 	typ := "access_key"
-	if p.token != "" {
+	if token != "" {
 		typ = "sts"
 	}
 	// The SDK sends ProviderName as a header: a fixed name, not the source
 	// (which can name local paths).
 	name := "kubectl-acknet"
-	return &credentials.CredentialModel{AccessKeyId: &p.id, AccessKeySecret: &p.secret, SecurityToken: &p.token, Type: &typ, ProviderName: &name}, nil
+	return &credentials.CredentialModel{AccessKeyId: &id, AccessKeySecret: &secret, SecurityToken: &token, Type: &typ, ProviderName: &name}, nil
 }
 
 func (p *provider) GetCredential() (*credentials.CredentialModel, error) { return p.current() }
@@ -170,8 +174,11 @@ func ResolveCredentials(opts Options, host, scheme string) (*provider, error) {
 	return nil, &CredentialsError{Tried: tried}
 }
 
+// stsEndpoint is where AssumeRoleWithOIDC goes: the test server when
+// --cloud-endpoint is loopback, else Alibaba Cloud's own STS (an OIDC token
+// never goes to a proxy).
 func stsEndpoint(region string, vpcEndpoint bool, host, scheme string) string {
-	if host != "" {
+	if host != "" && IsLoopback(host) {
 		return scheme + "://" + host + "/"
 	}
 	if vpcEndpoint && region != "" {
@@ -184,7 +191,7 @@ func stsEndpoint(region string, vpcEndpoint bool, host, scheme string) string {
 }
 
 func metadataURL(host, scheme string) string {
-	if host != "" {
+	if host != "" && IsLoopback(host) {
 		return scheme + "://" + host
 	}
 	return metadataBase
@@ -286,6 +293,10 @@ type stsCredentials struct {
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
+// metadataClient never uses a proxy: the metadata service is on the
+// instance's own link, and what it answers are keys.
+var metadataClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+
 // oidcProvider trades the OIDC token in tokenFile for a role's STS token
 // (AssumeRoleWithOIDC: anonymous, the token is the proof).
 func oidcProvider(src string, red *Redactor, endpoint, role, oidcARN, tokenFile, session string) *provider {
@@ -316,12 +327,12 @@ func oidcProvider(src string, red *Redactor, endpoint, role, oidcARN, tokenFile,
 			Code        string
 			Message     string
 		}
-		status, err := doJSON(req, &body)
+		status, err := doJSON(httpClient, req, &body)
 		if err != nil {
 			return "", "", "", time.Time{}, fmt.Errorf("sts:AssumeRoleWithOIDC: %w", err)
 		}
 		if status != http.StatusOK || body.Credentials.AccessKeyID == "" {
-			return "", "", "", time.Time{}, fmt.Errorf("sts:AssumeRoleWithOIDC: HTTP %d %s: %s", status, body.Code, firstLine(body.Message))
+			return "", "", "", time.Time{}, fmt.Errorf("sts:AssumeRoleWithOIDC: HTTP %d %s: %s", status, body.Code, firstLine(red.String(body.Message)))
 		}
 		return credsOf(body.Credentials)
 	}
@@ -338,7 +349,7 @@ func ecsRoleProvider(src string, red *Redactor, base, role string) *provider {
 			return "", "", "", time.Time{}, err
 		}
 		treq.Header.Set("X-aliyun-ecs-metadata-token-ttl-seconds", "60")
-		tresp, err := httpClient.Do(treq)
+		tresp, err := metadataClient.Do(treq)
 		if err != nil {
 			return "", "", "", time.Time{}, fmt.Errorf("instance metadata: %w", err)
 		}
@@ -358,7 +369,10 @@ func ecsRoleProvider(src string, red *Redactor, base, role string) *provider {
 			stsCredentials
 			Code string
 		}
-		status, err := doJSON(req, &body)
+		status, err := doJSON(metadataClient, req, &body)
+		if status == http.StatusNotFound {
+			return "", "", "", time.Time{}, fmt.Errorf("instance metadata: no RAM role %q on this instance (HTTP 404): is it attached?", role)
+		}
 		if err != nil {
 			return "", "", "", time.Time{}, fmt.Errorf("instance metadata: %w", err)
 		}
@@ -378,8 +392,8 @@ func credsOf(c stsCredentials) (string, string, string, time.Time, error) {
 	return c.AccessKeyID, c.AccessKeySecret, c.SecurityToken, exp, nil
 }
 
-func doJSON(req *http.Request, v any) (int, error) {
-	resp, err := httpClient.Do(req)
+func doJSON(client *http.Client, req *http.Request, v any) (int, error) {
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -410,8 +424,14 @@ func (r *Redactor) Add(values ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, v := range values {
-		if len(v) >= 6 {
-			r.values = append(r.values, v)
+		if len(v) < 6 {
+			continue
+		}
+		// Also as a URL would carry it (an STS token holds + / =).
+		for _, form := range []string{v, url.QueryEscape(v), url.PathEscape(v)} {
+			if !slices.Contains(r.values, form) {
+				r.values = append(r.values, form)
+			}
 		}
 	}
 }

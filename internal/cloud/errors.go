@@ -45,6 +45,9 @@ func (e *PartError) Error() string {
 	if e.Code != "" {
 		msg = e.Code + ": " + msg
 	}
+	if e.Action == "" {
+		return msg
+	}
 	return fmt.Sprintf("%s: %s", e.Action, msg)
 }
 
@@ -81,9 +84,12 @@ func classify(err error) (kind string, retry bool) {
 	switch {
 	case strings.HasPrefix(code, "Throttling"), code == "ServiceUnavailable", code == "Busy", strings.HasSuffix(code, ".Busy"):
 		return KindThrottled, true
+	case code == "SignatureNonceUsed":
+		// A nonce collision: the next try draws a new one.
+		return KindError, true
 	case strings.HasPrefix(code, "InvalidAccessKeyId"), strings.HasPrefix(code, "InvalidSecurityToken"),
 		code == "SignatureDoesNotMatch", code == "IncompleteSignature", code == "InvalidAccessKeySecret",
-		strings.HasPrefix(code, "Forbidden.AccessKey"), code == "SignatureNonceUsed", code == "InvalidTimeStamp.Expired":
+		strings.HasPrefix(code, "Forbidden.AccessKey"), code == "InvalidTimeStamp.Expired":
 		return KindCredentials, false
 	case strings.HasPrefix(code, "Forbidden"), strings.HasPrefix(code, "NoPermission"), code == "UnauthorizedOperation",
 		ae.status == 403:
@@ -100,17 +106,25 @@ type CredentialsError struct {
 	// Tried lists the sources looked at, in order, each with what was
 	// missing or wrong.
 	Tried []string
-	// Source is the source used when the API refused it.
+	// Source is the source used when the API refused it, or when getting
+	// its temporary credentials failed (Fetch).
 	Source string
+	Fetch  bool
 	Code   string
 	Msg    string
 }
 
 func (e *CredentialsError) Error() string {
 	var b strings.Builder
-	if e.Source != "" {
+	switch {
+	case e.Fetch:
+		fmt.Fprintf(&b, "could not get credentials from %s: %s", e.Source, e.Msg)
+	case e.Source != "":
 		fmt.Fprintf(&b, "Alibaba Cloud refused the credentials from %s (%s: %s)", e.Source, e.Code, e.Msg)
-	} else {
+		if e.Code == "InvalidTimeStamp.Expired" {
+			b.WriteString("; check this machine's clock: requests are signed with the time")
+		}
+	default:
 		b.WriteString("no Alibaba Cloud credentials found")
 	}
 	if len(e.Tried) > 0 {

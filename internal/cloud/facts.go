@@ -119,8 +119,10 @@ type RouteEntry struct {
 
 // NATGateway is a NAT gateway with its SNAT entries.
 type NATGateway struct {
-	ID          string
-	VPCID       string
+	ID    string
+	VPCID string
+	// NetworkType is internet or intranet (a VPC NAT gateway, no Internet).
+	NetworkType string
 	SNATTables  []string
 	SNATEntries []SNATEntry
 	EntriesRead bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
@@ -42,6 +43,11 @@ type Input struct {
 // only when the credentials are missing or refused; any narrower failure is
 // recorded in Facts.Errors.
 func (c *Client) Read(ctx context.Context, in Input) (*Facts, error) {
+	// Canceled at the first refusal of the credentials: the other calls
+	// would be refused too.
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	f := &Facts{
 		Region:        c.opts.Region,
 		Source:        c.source,
@@ -55,8 +61,11 @@ func (c *Client) Read(ctx context.Context, in Input) (*Facts, error) {
 	fail := func(part string, err error) {
 		if cerr := c.credentialsErr(err); cerr != nil {
 			mu.Lock()
-			credErr = cerr
+			if credErr == nil {
+				credErr = cerr
+			}
 			mu.Unlock()
+			cancel()
 			return
 		}
 		var pe *PartError
@@ -71,8 +80,8 @@ func (c *Client) Read(ctx context.Context, in Input) (*Facts, error) {
 	}
 
 	if err := c.readInstances(ctx, in.InstanceIDs, f, &mu); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		if parent.Err() != nil {
+			return nil, parent.Err()
 		}
 		if cerr := c.credentialsErr(err); cerr != nil {
 			return nil, cerr
@@ -86,7 +95,8 @@ func (c *Client) Read(ctx context.Context, in Input) (*Facts, error) {
 		}
 	}
 	if len(vpcs) == 0 && len(in.VSwitchIDs) > 0 {
-		// Without the instances, the cluster's own vSwitches name the VPC.
+		// Without the instances, the cluster's own vSwitches name the VPC:
+		// the first one found is enough.
 		for _, id := range in.VSwitchIDs {
 			vs, err := c.vswitchPages(ctx, &vpc.DescribeVSwitchesRequest{VSwitchId: dara.String(id)})
 			if err != nil {
@@ -98,6 +108,9 @@ func (c *Client) Read(ctx context.Context, in Input) (*Facts, error) {
 			}
 			for _, v := range vs {
 				vpcs[v.VPCID] = true
+			}
+			if len(vpcs) > 0 {
+				break
 			}
 		}
 	}
@@ -157,11 +170,11 @@ func (c *Client) Read(ctx context.Context, in Input) (*Facts, error) {
 		run(PartInstanceTypes, func() error { return c.readInstanceTypes(ctx, sortedKeys(types), f, &mu) })
 	}
 	wg.Wait()
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
 	if credErr != nil {
 		return nil, credErr
+	}
+	if parent.Err() != nil {
+		return nil, parent.Err()
 	}
 	sort.Slice(f.RouteTables, func(i, j int) bool { return f.RouteTables[i].ID < f.RouteTables[j].ID })
 	sort.Slice(f.NATGateways, func(i, j int) bool { return f.NATGateways[i].ID < f.NATGateways[j].ID })
@@ -197,23 +210,20 @@ func (c *Client) readInstances(ctx context.Context, ids []string, f *Facts, mu *
 			defer wg.Done()
 			raw, _ := json.Marshal(batch)
 			req := &ecs.DescribeInstancesRequest{RegionId: dara.String(c.opts.Region), InstanceIds: dara.String(string(raw)), MaxResults: dara.Int32(instanceBatch)}
-			for {
+			err := byToken(ctx, func(token string) (string, error) {
+				if token != "" {
+					req.NextToken = dara.String(token)
+				}
 				var resp *ecs.DescribeInstancesResponse
-				err := c.do(ctx, "DescribeInstances", func(s *sdk) (err error) {
+				if err := c.do(ctx, "DescribeInstances", func(s *sdk) (err error) {
 					resp, err = s.ecs.DescribeInstancesWithContext(ctx, req, c.runtime())
 					return err
-				})
-				if err != nil {
-					emu.Lock()
-					if first == nil {
-						first = err
-					}
-					emu.Unlock()
-					return
+				}); err != nil {
+					return "", err
 				}
 				body := resp.Body
 				if body == nil {
-					return
+					return "", nil
 				}
 				mu.Lock()
 				if body.Instances != nil {
@@ -226,11 +236,14 @@ func (c *Client) readInstances(ctx context.Context, ids []string, f *Facts, mu *
 					}
 				}
 				mu.Unlock()
-				next := dara.StringValue(body.NextToken)
-				if next == "" || ctx.Err() != nil {
-					return
+				return dara.StringValue(body.NextToken), nil
+			})
+			if err != nil {
+				emu.Lock()
+				if first == nil {
+					first = err
 				}
-				req.NextToken = dara.String(next)
+				emu.Unlock()
 			}
 		}()
 	}
@@ -238,55 +251,54 @@ func (c *Client) readInstances(ctx context.Context, ids []string, f *Facts, mu *
 	return first
 }
 
-// vswitchPages lists vSwitches by page number until TotalCount is reached.
+// vswitchPages lists vSwitches by page number.
 func (c *Client) vswitchPages(ctx context.Context, req *vpc.DescribeVSwitchesRequest) ([]VSwitch, error) {
 	req.RegionId, req.PageSize = dara.String(c.opts.Region), dara.Int32(pageSize)
 	var out []VSwitch
-	for page := int32(1); ; page++ {
+	err := byPage(ctx, func(page int32) (int, int, error) {
 		req.PageNumber = dara.Int32(page)
 		var resp *vpc.DescribeVSwitchesResponse
-		err := c.do(ctx, "DescribeVSwitches", func(s *sdk) (err error) {
+		if err := c.do(ctx, "DescribeVSwitches", func(s *sdk) (err error) {
 			resp, err = s.vpc.DescribeVSwitchesWithOptions(req, c.runtime())
 			return err
-		})
-		if err != nil {
-			return out, err
+		}); err != nil {
+			return 0, 0, err
 		}
 		b := resp.Body
-		n := 0
-		if b != nil && b.VSwitches != nil {
-			for _, v := range b.VSwitches.VSwitch {
-				n++
-				vs := VSwitch{ID: dara.StringValue(v.VSwitchId), VPCID: dara.StringValue(v.VpcId), Zone: dara.StringValue(v.ZoneId), Free: dara.Int64Value(v.AvailableIpAddressCount)}
-				vs.CIDR, _ = netip.ParsePrefix(dara.StringValue(v.CidrBlock))
-				if v.RouteTable != nil {
-					vs.RouteTableID = dara.StringValue(v.RouteTable.RouteTableId)
-				}
-				out = append(out, vs)
+		if b == nil || b.VSwitches == nil {
+			return 0, 0, nil
+		}
+		for _, v := range b.VSwitches.VSwitch {
+			vs := VSwitch{ID: dara.StringValue(v.VSwitchId), VPCID: dara.StringValue(v.VpcId), Zone: dara.StringValue(v.ZoneId), Free: dara.Int64Value(v.AvailableIpAddressCount)}
+			vs.CIDR, _ = netip.ParsePrefix(dara.StringValue(v.CidrBlock))
+			if v.RouteTable != nil {
+				vs.RouteTableID = dara.StringValue(v.RouteTable.RouteTableId)
 			}
+			out = append(out, vs)
 		}
-		if b == nil || n == 0 || int(page)*pageSize >= int(dara.Int32Value(b.TotalCount)) || ctx.Err() != nil {
-			return out, ctx.Err()
-		}
-	}
+		return len(b.VSwitches.VSwitch), int(dara.Int32Value(b.TotalCount)), nil
+	})
+	return out, err
 }
 
 func (c *Client) readInstanceTypes(ctx context.Context, types []string, f *Facts, mu *sync.Mutex) error {
 	for start := 0; start < len(types); start += instanceTypeBatch {
 		batch := types[start:min(start+instanceTypeBatch, len(types))]
 		req := &ecs.DescribeInstanceTypesRequest{InstanceTypes: dara.StringSlice(batch), MaxResults: dara.Int64(100)}
-		for {
+		err := byToken(ctx, func(token string) (string, error) {
+			if token != "" {
+				req.NextToken = dara.String(token)
+			}
 			var resp *ecs.DescribeInstanceTypesResponse
-			err := c.do(ctx, "DescribeInstanceTypes", func(s *sdk) (err error) {
+			if err := c.do(ctx, "DescribeInstanceTypes", func(s *sdk) (err error) {
 				resp, err = s.ecs.DescribeInstanceTypesWithContext(ctx, req, c.runtime())
 				return err
-			})
-			if err != nil {
-				return err
+			}); err != nil {
+				return "", err
 			}
 			b := resp.Body
 			if b == nil {
-				break
+				return "", nil
 			}
 			mu.Lock()
 			if b.InstanceTypes != nil {
@@ -297,11 +309,10 @@ func (c *Client) readInstanceTypes(ctx context.Context, types []string, f *Facts
 				}
 			}
 			mu.Unlock()
-			next := dara.StringValue(b.NextToken)
-			if next == "" || ctx.Err() != nil {
-				break
-			}
-			req.NextToken = dara.String(next)
+			return dara.StringValue(b.NextToken), nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -310,34 +321,38 @@ func (c *Client) readInstanceTypes(ctx context.Context, types []string, f *Facts
 func (c *Client) readRoutes(ctx context.Context, vpcID string, f *Facts, mu *sync.Mutex, fail func(string, error)) error {
 	req := &vpc.DescribeRouteTableListRequest{RegionId: dara.String(c.opts.Region), VpcId: dara.String(vpcID), PageSize: dara.Int32(pageSize)}
 	var tables []RouteTable
-	for page := int32(1); ; page++ {
+	err := byPage(ctx, func(page int32) (int, int, error) {
 		req.PageNumber = dara.Int32(page)
 		var resp *vpc.DescribeRouteTableListResponse
-		err := c.do(ctx, "DescribeRouteTableList", func(s *sdk) (err error) {
+		if err := c.do(ctx, "DescribeRouteTableList", func(s *sdk) (err error) {
 			resp, err = s.vpc.DescribeRouteTableListWithOptions(req, c.runtime())
 			return err
-		})
-		if err != nil {
-			return err
+		}); err != nil {
+			return 0, 0, err
 		}
 		b := resp.Body
-		n := 0
-		if b != nil && b.RouterTableList != nil {
-			for _, t := range b.RouterTableList.RouterTableListType {
-				n++
-				rt := RouteTable{ID: dara.StringValue(t.RouteTableId), VPCID: dara.StringValue(t.VpcId), Type: dara.StringValue(t.RouteTableType)}
-				if rt.VPCID == "" {
-					rt.VPCID = vpcID
-				}
-				if t.VSwitchIds != nil {
-					rt.VSwitches = dara.StringSliceValue(t.VSwitchIds.VSwitchId)
-				}
-				tables = append(tables, rt)
+		if b == nil || b.RouterTableList == nil {
+			return 0, 0, nil
+		}
+		for _, t := range b.RouterTableList.RouterTableListType {
+			// Gateway route tables (of an IPv4 gateway) route what enters
+			// the VPC; pod routes live in the vSwitches' tables.
+			if at := dara.StringValue(t.AssociateType); at != "" && at != "VSwitch" {
+				continue
 			}
+			rt := RouteTable{ID: dara.StringValue(t.RouteTableId), VPCID: dara.StringValue(t.VpcId), Type: dara.StringValue(t.RouteTableType)}
+			if rt.VPCID == "" {
+				rt.VPCID = vpcID
+			}
+			if t.VSwitchIds != nil {
+				rt.VSwitches = dara.StringSliceValue(t.VSwitchIds.VSwitchId)
+			}
+			tables = append(tables, rt)
 		}
-		if b == nil || n == 0 || int(page)*pageSize >= int(dara.Int32Value(b.TotalCount)) || ctx.Err() != nil {
-			break
-		}
+		return len(b.RouterTableList.RouterTableListType), int(dara.Int32Value(b.TotalCount)), nil
+	})
+	if err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	for i := range tables {
@@ -364,18 +379,20 @@ func (c *Client) routeEntries(ctx context.Context, table string) ([]RouteEntry, 
 	req := &vpc.DescribeRouteEntryListRequest{RegionId: dara.String(c.opts.Region), RouteTableId: dara.String(table),
 		RouteEntryType: dara.String("Custom"), MaxResult: dara.Int32(routeEntryPage)}
 	var out []RouteEntry
-	for {
+	err := byToken(ctx, func(token string) (string, error) {
+		if token != "" {
+			req.NextToken = dara.String(token)
+		}
 		var resp *vpc.DescribeRouteEntryListResponse
-		err := c.do(ctx, "DescribeRouteEntryList", func(s *sdk) (err error) {
+		if err := c.do(ctx, "DescribeRouteEntryList", func(s *sdk) (err error) {
 			resp, err = s.vpc.DescribeRouteEntryListWithOptions(req, c.runtime())
 			return err
-		})
-		if err != nil {
-			return nil, err
+		}); err != nil {
+			return "", err
 		}
 		b := resp.Body
 		if b == nil {
-			return out, nil
+			return "", nil
 		}
 		if b.RouteEntrys != nil {
 			for _, e := range b.RouteEntrys.RouteEntry {
@@ -388,42 +405,38 @@ func (c *Client) routeEntries(ctx context.Context, table string) ([]RouteEntry, 
 				out = append(out, re)
 			}
 		}
-		next := dara.StringValue(b.NextToken)
-		if next == "" || ctx.Err() != nil {
-			return out, ctx.Err()
-		}
-		req.NextToken = dara.String(next)
-	}
+		return dara.StringValue(b.NextToken), nil
+	})
+	return out, err
 }
 
 func (c *Client) readNAT(ctx context.Context, vpcID string, f *Facts, mu *sync.Mutex, fail func(string, error)) error {
 	req := &vpc.DescribeNatGatewaysRequest{RegionId: dara.String(c.opts.Region), VpcId: dara.String(vpcID), PageSize: dara.Int32(pageSize)}
 	var gws []NATGateway
-	for page := int32(1); ; page++ {
+	err := byPage(ctx, func(page int32) (int, int, error) {
 		req.PageNumber = dara.Int32(page)
 		var resp *vpc.DescribeNatGatewaysResponse
-		err := c.do(ctx, "DescribeNatGateways", func(s *sdk) (err error) {
+		if err := c.do(ctx, "DescribeNatGateways", func(s *sdk) (err error) {
 			resp, err = s.vpc.DescribeNatGatewaysWithOptions(req, c.runtime())
 			return err
-		})
-		if err != nil {
-			return err
+		}); err != nil {
+			return 0, 0, err
 		}
 		b := resp.Body
-		n := 0
-		if b != nil && b.NatGateways != nil {
-			for _, g := range b.NatGateways.NatGateway {
-				n++
-				gw := NATGateway{ID: dara.StringValue(g.NatGatewayId), VPCID: dara.StringValue(g.VpcId)}
-				if g.SnatTableIds != nil {
-					gw.SNATTables = dara.StringSliceValue(g.SnatTableIds.SnatTableId)
-				}
-				gws = append(gws, gw)
+		if b == nil || b.NatGateways == nil {
+			return 0, 0, nil
+		}
+		for _, g := range b.NatGateways.NatGateway {
+			gw := NATGateway{ID: dara.StringValue(g.NatGatewayId), VPCID: dara.StringValue(g.VpcId), NetworkType: dara.StringValue(g.NetworkType)}
+			if g.SnatTableIds != nil {
+				gw.SNATTables = dara.StringSliceValue(g.SnatTableIds.SnatTableId)
 			}
+			gws = append(gws, gw)
 		}
-		if b == nil || n == 0 || int(page)*pageSize >= int(dara.Int32Value(b.TotalCount)) || ctx.Err() != nil {
-			break
-		}
+		return len(b.NatGateways.NatGateway), int(dara.Int32Value(b.TotalCount)), nil
+	})
+	if err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	for i := range gws {
@@ -452,29 +465,72 @@ func (c *Client) readNAT(ctx context.Context, vpcID string, f *Facts, mu *sync.M
 func (c *Client) snatEntries(ctx context.Context, table string) ([]SNATEntry, error) {
 	req := &vpc.DescribeSnatTableEntriesRequest{RegionId: dara.String(c.opts.Region), SnatTableId: dara.String(table), PageSize: dara.Int32(pageSize)}
 	var out []SNATEntry
-	for page := int32(1); ; page++ {
+	err := byPage(ctx, func(page int32) (int, int, error) {
 		req.PageNumber = dara.Int32(page)
 		var resp *vpc.DescribeSnatTableEntriesResponse
-		err := c.do(ctx, "DescribeSnatTableEntries", func(s *sdk) (err error) {
+		if err := c.do(ctx, "DescribeSnatTableEntries", func(s *sdk) (err error) {
 			resp, err = s.vpc.DescribeSnatTableEntriesWithOptions(req, c.runtime())
 			return err
-		})
-		if err != nil {
-			return nil, err
+		}); err != nil {
+			return 0, 0, err
 		}
 		b := resp.Body
-		n := 0
-		if b != nil && b.SnatTableEntries != nil {
-			for _, e := range b.SnatTableEntries.SnatTableEntry {
-				n++
-				out = append(out, SNATEntry{ID: dara.StringValue(e.SnatEntryId), VSwitchID: dara.StringValue(e.SourceVSwitchId),
-					SourceCIDR: dara.StringValue(e.SourceCIDR), Status: dara.StringValue(e.Status)})
-			}
+		if b == nil || b.SnatTableEntries == nil {
+			return 0, 0, nil
 		}
-		if b == nil || n == 0 || int(page)*pageSize >= int(dara.Int32Value(b.TotalCount)) || ctx.Err() != nil {
-			return out, ctx.Err()
+		for _, e := range b.SnatTableEntries.SnatTableEntry {
+			out = append(out, SNATEntry{ID: dara.StringValue(e.SnatEntryId), VSwitchID: dara.StringValue(e.SourceVSwitchId),
+				SourceCIDR: dara.StringValue(e.SourceCIDR), Status: dara.StringValue(e.Status)})
+		}
+		return len(b.SnatTableEntries.SnatTableEntry), int(dara.Int32Value(b.TotalCount)), nil
+	})
+	return out, err
+}
+
+// maxPages bounds every paged list: a server that never says "last page"
+// must not keep doctor calling.
+const maxPages = 1000
+
+// byPage calls fetch for pages 1, 2, ... until it has seen total items (as
+// the first answer states it), a page comes back empty, or maxPages.
+func byPage(ctx context.Context, fetch func(page int32) (n, total int, err error)) error {
+	seen := 0
+	for page := int32(1); page <= maxPages; page++ {
+		n, total, err := fetch(page)
+		if err != nil {
+			return err
+		}
+		seen += n
+		if n == 0 || seen >= total {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
+	return fmt.Errorf("more than %d pages", maxPages)
+}
+
+// byToken calls fetch with the NextToken of the previous answer until one
+// comes back empty; a token that repeats ends the list with an error.
+func byToken(ctx context.Context, fetch func(token string) (next string, err error)) error {
+	seen := map[string]bool{}
+	token := ""
+	for i := 0; i < maxPages; i++ {
+		next, err := fetch(token)
+		if err != nil || next == "" {
+			return err
+		}
+		if seen[next] {
+			return fmt.Errorf("NextToken %q came back twice", next)
+		}
+		seen[next] = true
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		token = next
+	}
+	return fmt.Errorf("more than %d pages", maxPages)
 }
 
 func sortedKeys(m map[string]bool) []string {

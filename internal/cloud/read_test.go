@@ -290,6 +290,9 @@ func TestCredentialChain(t *testing.T) {
 		{name: "CLI profile AK", profile: `{"current":"work","profiles":[{"name":"work","mode":"AK","access_key_id":"` + canaryID + `","access_key_secret":"` + canarySecret + `"}]}`, source: `aliyun CLI profile "work"`},
 		{name: "CLI profile EcsRamRole", profile: `{"current":"default","profiles":[{"name":"default","mode":"EcsRamRole","ram_role_name":"node-role"}]}`, source: "mode EcsRamRole"},
 		{name: "ECS RAM role by environment", env: map[string]string{cloud.EnvECSRole: "node-role"}, source: "ECS RAM role node-role"},
+		{name: "CLI profile StsToken", profile: `{"current":"sts","profiles":[{"name":"sts","mode":"StsToken","access_key_id":"STS.issuedKeyID","access_key_secret":"STSissuedSecret0002","sts_token":"` + canaryToken + `"}]}`, source: "mode StsToken"},
+		{name: "CLI profile OIDC", profile: `{"current":"rrsa","profiles":[{"name":"rrsa","mode":"OIDC","ram_role_arn":"acs:ram::1:role/doctor","oidc_provider_arn":"acs:ram::1:oidc-provider/ack","oidc_token_file":"` + tokenFile + `"}]}`, source: "mode OIDC"},
+		{name: "ECS RAM role not attached", env: map[string]string{cloud.EnvECSRole: "other-role"}, errHas: []string{`could not get credentials from ECS RAM role other-role: instance metadata: no RAM role "other-role" on this instance (HTTP 404): is it attached?`}},
 		{name: "nothing configured", errHas: []string{"no Alibaba Cloud credentials found", "environment (ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET: not set)",
 			"RRSA (ALIBABA_CLOUD_ROLE_ARN: not set)", "aliyun CLI profile (", "config.json: not found)", "ECS RAM role (ALIBABA_CLOUD_ECS_METADATA: not set", "ecs:DescribeInstances, ecs:DescribeInstanceTypes, vpc:DescribeVSwitches"}},
 		{name: "half the environment", env: map[string]string{cloud.EnvAccessKeyID: canaryID}, errHas: []string{"only one of ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET is set"}},
@@ -454,5 +457,102 @@ func TestCallsAtScale(t *testing.T) {
 			}
 			t.Logf("%s, %d nodes, %d vSwitches: %d calls %v in %s against the local server", tc.name, nodes, vswitches, total, f.Calls, time.Since(started).Round(time.Millisecond))
 		})
+	}
+}
+
+// TestTemporaryCredentialsRefreshUnderLoad: keys that expire within the
+// refresh margin are fetched again for every call, from many goroutines at
+// once; every call must still be signed with a matching key and token
+// (run with -race).
+func TestTemporaryCredentialsRefreshUnderLoad(t *testing.T) {
+	w := world()
+	issued := cloudtest.Key{ID: "STS.issuedKeyID", Secret: "STSissuedSecret0002", Token: canaryToken}
+	w.Keys = append(w.Keys, issued)
+	w.ECSRole = &cloudtest.ECSRole{Name: "node-role", Issues: issued, ExpiresIn: time.Minute}
+	in := allParts
+	for i := 0; i < 400; i++ {
+		id := fmt.Sprintf("i-more%d", i)
+		w.Instances = append(w.Instances, cloudtest.Instance{ID: id, Type: "ecs.g7.large", VPC: "vpc-1", VSwitch: "vsw-node"})
+		in.InstanceIDs = append(in.InstanceIDs, id)
+	}
+	s := start(t, w)
+	c, err := client(t, s, map[string]string{cloud.EnvECSRole: "node-role"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		f, err := c.Read(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Errors) != 0 {
+			t.Fatalf("errors: %v", f.Errors)
+		}
+	}
+	refreshes := 0
+	for _, c := range s.Calls() {
+		if strings.HasPrefix(c.Action, "metadata GET") {
+			refreshes++
+		}
+		if c.Code != "" {
+			t.Errorf("%s refused: %s", c.Action, c.Code)
+		}
+	}
+	if refreshes < 5 {
+		t.Errorf("short-lived keys should be fetched again per call: %d fetches", refreshes)
+	}
+}
+
+func TestCtrlCEndsTheReadAtOnce(t *testing.T) {
+	w := world()
+	w.Throttle = map[string]int{"DescribeVSwitches": -1, "DescribeNatGateways": -1}
+	s := start(t, w)
+	c, err := cloud.NewClient(cloud.Options{Region: "cn-hangzhou", Endpoint: s.URL(), Env: envOf(staticEnv()), Home: t.TempDir(), Backoff: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	started := time.Now()
+	_, err = c.Read(ctx, allParts)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("want the context's error, got %v", err)
+	}
+	if d := time.Since(started); d > 2*time.Second {
+		t.Errorf("the read took %s after the context ended", d)
+	}
+}
+
+func TestRedactorCatchesEveryForm(t *testing.T) {
+	var r cloud.Redactor
+	secret := "abc+def/ghi=jkl0123"
+	r.Add(secret, "short")
+	for _, text := range []string{
+		"plain " + secret,
+		"query Token=abc%2Bdef%2Fghi%3Djkl0123&x=1",
+		"path /roles/abc+def%2Fghi=jkl0123",
+	} {
+		if got := r.String(text); strings.Contains(got, "jkl0123") {
+			t.Errorf("not redacted: %q -> %q", text, got)
+		}
+	}
+	if got := r.String("a short word"); got != "a short word" {
+		t.Errorf("short values must not be redacted: %q", got)
+	}
+}
+
+// TestLongMessagesAreRedactedBeforeTheyAreCut: a server message longer than
+// what is shown, with the secret across the cut.
+func TestLongMessagesAreRedactedBeforeTheyAreCut(t *testing.T) {
+	w := world()
+	w.Keys = []cloudtest.Key{{ID: "LTAIsomeoneelse", Secret: "x"}}
+	s := start(t, w)
+	env := map[string]string{cloud.EnvAccessKeyID: strings.Repeat("L", 280) + canaryID, cloud.EnvAccessKeySecret: canarySecret}
+	_, err := read(t, s, env, allParts)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if strings.Contains(err.Error(), "LTAIcanary") || strings.Contains(err.Error(), strings.Repeat("L", 100)) {
+		t.Errorf("a cut credential survived: %v", err)
 	}
 }

@@ -66,7 +66,9 @@ type Options struct {
 	// before the pod pass; pods' IPv4 addresses are then counted per range
 	// it returns (PodStats.InRange, OutsideRanges). doctor --cloud reads the
 	// VPC here, because counting needs the vSwitch CIDRs before paging pods.
-	PodRanges func(context.Context, *Snapshot) []PodRange
+	// An error from it ends the read (doctor --cloud without usable
+	// credentials) before the pods are paged.
+	PodRanges func(context.Context, *Snapshot) ([]PodRange, error)
 	// Now overrides the clock in tests.
 	Now func() time.Time
 }
@@ -120,7 +122,10 @@ func Read(ctx context.Context, cs kubernetes.Interface, opts Options) (*Snapshot
 	wg.Wait()
 	var ranges []PodRange
 	if opts.PodRanges != nil {
-		ranges = opts.PodRanges(ctx, s)
+		var err error
+		if ranges, err = opts.PodRanges(ctx, s); err != nil {
+			return nil, err
+		}
 	}
 	// Phase 2: the long pole.
 	r.readPods(ctx, ranges)
@@ -427,6 +432,14 @@ func (r *reader) readPods(ctx context.Context, ranges []PodRange) {
 		}
 	}
 	reset()
+	// Pods of virtual nodes (ECI) take addresses of their own vSwitches,
+	// not Terway's: they are not counted against the ranges.
+	virtual := map[string]bool{}
+	for _, n := range r.s.Nodes {
+		if n.Labels[LabelNodeType] == NodeTypeVirtualKubelet {
+			virtual[n.Name] = true
+		}
+	}
 	err := ListPaged(ctx, r.opts.ChunkSize, metav1.ListOptions{}, func(o metav1.ListOptions) (string, error) {
 		l, err := r.cs.CoreV1().Pods(metav1.NamespaceAll).List(ctx, o)
 		if err != nil {
@@ -434,7 +447,9 @@ func (r *reader) readPods(ctx context.Context, ranges []PodRange) {
 		}
 		for i := range l.Items {
 			aggregatePod(&stats, &l.Items[i], tracked, r.opts.VSwitchCIDRs, nodeCIDRs)
-			countInRanges(&stats, &l.Items[i], ranges)
+			if !virtual[l.Items[i].Spec.NodeName] {
+				countInRanges(&stats, &l.Items[i], ranges)
+			}
 		}
 		return l.Continue, nil
 	}, reset)
@@ -507,6 +522,12 @@ func aggregatePod(st *PodStats, p *corev1.Pod, tracked map[string]bool, cidrs []
 				st.SystemPods = append(st.SystemPods, PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Detail: kind, App: v})
 			}
 		}
+	}
+	if p.Spec.HostNetwork && !terminated && p.Spec.NodeName != "" {
+		if st.HostNetworkPods == nil {
+			st.HostNetworkPods = map[string]int{}
+		}
+		st.HostNetworkPods[p.Spec.NodeName]++
 	}
 	if p.Spec.HostNetwork || terminated {
 		return

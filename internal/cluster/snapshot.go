@@ -40,6 +40,9 @@ const (
 	// overrides eni-config for that node (Terway dynamic config).
 	LabelTerwayConfig = "terway-config"
 	SystemNamespace   = "kube-system"
+	// LabelNodeType is NodeTypeVirtualKubelet on ACK's virtual nodes (ECI).
+	LabelNodeType          = "type"
+	NodeTypeVirtualKubelet = "virtual-kubelet"
 )
 
 // PodRange is a named address range pods are counted against (a vSwitch).
@@ -168,6 +171,9 @@ type PodStats struct {
 	// their CIDRs are known (--vswitch-cidrs ID=CIDR). Detail is the IP.
 	OutsideNodeVSwitch      []PodRef
 	OutsideNodeVSwitchCount int
+	// HostNetworkPods counts, per node, running host-network pods (they
+	// count against maxPods but take no pod-network address).
+	HostNetworkPods map[string]int
 	// InRange counts pod IPv4 addresses per range of Options.PodRanges, by
 	// range name; nil when no ranges were given.
 	InRange map[string]int

@@ -117,7 +117,7 @@ credentials).`,
 	f.BoolVar(&o.NodeChecks, "node-checks", false, "Also run the node.* checks: one debug pod per node (all nodes unless --node or -l)")
 	f.BoolVar(&o.Cloud, "cloud", false, "Also read the VPC through Alibaba Cloud's API and run the cloud.* checks (read-only; see the RAM policy in the README)")
 	f.StringVar(&o.Region, "region", "", "With --cloud: the region (default: from the nodes' topology.kubernetes.io/region label)")
-	f.StringVar(&o.CloudEndpoint, "cloud-endpoint", "", "With --cloud: send every Alibaba Cloud call (VPC, ECS, STS, instance metadata) to this host[:port] or URL instead of the region's public endpoints; plain http only to loopback")
+	f.StringVar(&o.CloudEndpoint, "cloud-endpoint", "", "With --cloud: send the VPC and ECS calls to this host[:port] or URL (a proxy) instead of the region's public endpoints; plain http only to loopback (the local test API, which then also answers STS and instance metadata)")
 	f.IntVar(&o.RouteEntryQuota, "route-entry-quota", checks.DefaultRouteEntryQuota, "With --cloud: custom route entries a route table may hold (raise it when the quota was raised)")
 	o.addFlags(f)
 	return cmd
@@ -174,8 +174,8 @@ func (o *DoctorOptions) Validate() error {
 	if o.ChunkSize < 1 {
 		return usageErr("--chunk-size must be positive")
 	}
-	if !o.Cloud && (o.Region != "" || o.CloudEndpoint != "") {
-		return usageErr("--region and --cloud-endpoint configure --cloud; add --cloud")
+	if !o.Cloud && (o.Region != "" || o.CloudEndpoint != "" || o.RouteEntryQuota != checks.DefaultRouteEntryQuota) {
+		return usageErr("--region, --cloud-endpoint and --route-entry-quota configure --cloud; add --cloud")
 	}
 	if o.RouteEntryQuota < 1 {
 		return usageErr("--route-entry-quota must be positive")
@@ -240,15 +240,16 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	}
 	snap, err := cluster.Read(ctx, o.client, opts)
 	if err != nil {
-		err = o.describeReadError(err)
+		if o.cloudErr != nil {
+			err = o.cloudErr
+		} else {
+			err = o.describeReadError(err)
+		}
 		if o.Output == "junit" {
 			// CI collects the file whatever happened; give it a valid one.
 			_ = report.JUnitError(o.Out, report.Kind, err)
 		}
 		return err
-	}
-	if o.cloudErr != nil {
-		return o.cloudErr
 	}
 	env := checks.NewEnv(snap)
 	env.Cloud, env.RouteEntryQuota = o.cloudFacts, o.RouteEntryQuota

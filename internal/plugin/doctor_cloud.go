@@ -13,16 +13,15 @@ import (
 // readCloud runs between the cluster's first reads (nodes, ConfigMaps) and
 // its pod pass: it needs the nodes' instances and Terway's vSwitch IDs, and
 // gives back the pod vSwitches' CIDRs so the pod pass counts pods per
-// vSwitch while paging. A failure that ends --cloud is kept in cloudErr.
-func (o *DoctorOptions) readCloud(ctx context.Context, s *cluster.Snapshot) []cluster.PodRange {
+// vSwitch while paging. A failure that ends --cloud ends the read at once.
+func (o *DoctorOptions) readCloud(ctx context.Context, s *cluster.Snapshot) ([]cluster.PodRange, error) {
 	env := checks.NewEnv(s)
 	region, from := o.Region, "--region"
 	if region == "" {
 		region, from = checks.NodeRegion(s.Nodes), "node labels"
 	}
 	if region == "" {
-		o.cloudErr = fmt.Errorf("doctor --cloud: no region: the nodes carry no %s label and no provider ID; pass --region", checks.LabelRegion)
-		return nil
+		return nil, o.cloudFailed(fmt.Errorf("no region: the nodes carry no %s label and no provider ID; pass --region", checks.LabelRegion))
 	}
 	in := cloud.Input{Routes: env.Plugin == checks.PluginFlannel, ENIQuota: env.Plugin == checks.PluginTerway && env.TerwayMode != checks.TerwayVPC}
 	types := map[string]bool{}
@@ -43,13 +42,11 @@ func (o *DoctorOptions) readCloud(ctx context.Context, s *cluster.Snapshot) []cl
 	}
 	c, err := cloud.NewClient(cloud.Options{Region: region, Endpoint: o.CloudEndpoint})
 	if err != nil {
-		o.cloudErr = fmt.Errorf("doctor --cloud: %w", err)
-		return nil
+		return nil, o.cloudFailed(err)
 	}
 	f, err := c.Read(ctx, in)
 	if err != nil {
-		o.cloudErr = fmt.Errorf("doctor --cloud: %w", err)
-		return nil
+		return nil, o.cloudFailed(err)
 	}
 	f.RegionFrom = from
 	o.cloudFacts = f
@@ -64,5 +61,12 @@ func (o *DoctorOptions) readCloud(ctx context.Context, s *cluster.Snapshot) []cl
 			ranges = append(ranges, cluster.PodRange{Name: id, Prefix: vs.CIDR})
 		}
 	}
-	return ranges
+	return ranges, nil
+}
+
+// cloudFailed keeps the error that ended --cloud, so Run reports it as
+// itself rather than as a failed cluster read.
+func (o *DoctorOptions) cloudFailed(err error) error {
+	o.cloudErr = fmt.Errorf("doctor --cloud: %w", err)
+	return o.cloudErr
 }

@@ -39,7 +39,7 @@ func TestFlagErrorsExitOne(t *testing.T) {
 		{[]string{"doctor", "--checks", "nope.*", "--server", "https://127.0.0.1:1"}, `no check matches "nope.*"`},
 		{[]string{"doctor", "--checks", "dns.nodelocal", "--skip", "dns.*", "--server", "https://127.0.0.1:1"}, "leave no check"},
 		{[]string{"doctor", "--vswitch-cidrs", "10.0.0.0/33", "--server", "https://127.0.0.1:1"}, "neither a CIDR nor vsw-ID=CIDR"},
-		{[]string{"doctor", "--region", "cn-hangzhou", "--server", "https://127.0.0.1:1"}, "--region and --cloud-endpoint configure --cloud; add --cloud"},
+		{[]string{"doctor", "--region", "cn-hangzhou", "--server", "https://127.0.0.1:1"}, "--region, --cloud-endpoint and --route-entry-quota configure --cloud; add --cloud"},
 		{[]string{"doctor", "--cloud", "--cloud-endpoint", "http://proxy.example:8080", "--server", "https://127.0.0.1:1"}, "plain http only to a loopback address"},
 		{[]string{"doctor", "--cloud", "--route-entry-quota", "0", "--server", "https://127.0.0.1:1"}, "--route-entry-quota must be positive"},
 		{[]string{"doctor", "--bogus"}, "unknown flag"},

@@ -228,8 +228,12 @@ func describeRouteTableList(w *World, q url.Values) (map[string]any, *apiErr) {
 		for _, v := range t.VSwitches {
 			vsw = append(vsw, v)
 		}
+		assoc := t.AssociateType
+		if assoc == "" {
+			assoc = "VSwitch"
+		}
 		list = append(list, map[string]any{"RouteTableId": t.ID, "VpcId": t.VPC, "RouteTableType": typ, "Status": "Available",
-			"RouterType": "VRouter", "AssociateType": "VSwitch", "VSwitchIds": map[string]any{"VSwitchId": vsw}})
+			"RouterType": "VRouter", "AssociateType": assoc, "VSwitchIds": map[string]any{"VSwitchId": vsw}})
 	}
 	return map[string]any{"PageNumber": num, "PageSize": size, "TotalCount": len(match), "RouterTableList": map[string]any{"RouterTableListType": list}}, nil
 }
@@ -284,7 +288,11 @@ func describeNatGateways(w *World, q url.Values) (map[string]any, *apiErr) {
 	}
 	list := []any{}
 	for _, g := range items {
-		list = append(list, map[string]any{"NatGatewayId": g.ID, "VpcId": g.VPC, "NatType": "Enhanced", "Status": "Available",
+		nt := g.NetworkType
+		if nt == "" {
+			nt = "internet"
+		}
+		list = append(list, map[string]any{"NatGatewayId": g.ID, "VpcId": g.VPC, "NatType": "Enhanced", "Status": "Available", "NetworkType": nt,
 			"RegionId": w.Region, "SnatTableIds": map[string]any{"SnatTableId": []any{g.SNATTable}}})
 	}
 	return map[string]any{"PageNumber": num, "PageSize": size, "TotalCount": len(match), "NatGateways": map[string]any{"NatGateway": list}}, nil

@@ -160,11 +160,9 @@ func (s *Server) handle(r *http.Request, action string, params url.Values, body 
 	s.mu.Lock()
 	world := s.world
 	s.mu.Unlock()
-	key, aerr := s.verify(r, body, world)
-	if aerr != nil {
+	if aerr := s.verify(r, body, world); aerr != nil {
 		return nil, aerr
 	}
-	_ = key
 	product, known := actions[action]
 	if !known {
 		return nil, &apiErr{status: 404, code: "InvalidAction.NotFound", message: "Specified api is not found, please check your url and method."}
@@ -198,13 +196,12 @@ func (s *Server) handle(r *http.Request, action string, params url.Values, body 
 	return product.handler(world, params)
 }
 
-// verify checks the ACS3-HMAC-SHA256 signature of an API call and returns
-// the key that signed it.
-func (s *Server) verify(r *http.Request, body []byte, world *World) (*Key, *apiErr) {
+// verify checks the ACS3-HMAC-SHA256 signature of an API call.
+func (s *Server) verify(r *http.Request, body []byte, world *World) *apiErr {
 	auth := r.Header.Get("Authorization")
 	algo, rest, _ := strings.Cut(auth, " ")
 	if algo != "ACS3-HMAC-SHA256" {
-		return nil, &apiErr{status: 400, code: "IncompleteSignature", message: "The request signature does not conform to Aliyun standards: Authorization is not ACS3-HMAC-SHA256."}
+		return &apiErr{status: 400, code: "IncompleteSignature", message: "The request signature does not conform to Aliyun standards: Authorization is not ACS3-HMAC-SHA256."}
 	}
 	fields := map[string]string{}
 	for _, part := range strings.Split(rest, ",") {
@@ -220,28 +217,28 @@ func (s *Server) verify(r *http.Request, body []byte, world *World) (*Key, *apiE
 	if key == nil {
 		// The real API names the key in this message; so does this one,
 		// which lets tests prove the client redacts it.
-		return nil, &apiErr{status: 404, code: "InvalidAccessKeyId.NotFound", message: "Specified access key is not found: " + fields["Credential"]}
+		return &apiErr{status: 404, code: "InvalidAccessKeyId.NotFound", message: "Specified access key is not found: " + fields["Credential"]}
 	}
 	signed := strings.Split(fields["SignedHeaders"], ";")
 	for _, h := range []string{"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"} {
 		if !contains(signed, h) {
-			return nil, &apiErr{status: 400, code: "IncompleteSignature", message: "The request signature does not sign header " + h + "."}
+			return &apiErr{status: 400, code: "IncompleteSignature", message: "The request signature does not sign header " + h + "."}
 		}
 	}
 	sum := sha256.Sum256(body)
 	if hex.EncodeToString(sum[:]) != r.Header.Get("x-acs-content-sha256") {
-		return nil, &apiErr{status: 400, code: "InvalidParameter.ContentSHA256", message: "x-acs-content-sha256 does not match the body."}
+		return &apiErr{status: 400, code: "InvalidParameter.ContentSHA256", message: "x-acs-content-sha256 does not match the body."}
 	}
 	date, err := time.Parse("2006-01-02T15:04:05Z", r.Header.Get("x-acs-date"))
 	if err != nil || time.Since(date) > maxSkew || time.Until(date) > maxSkew {
-		return nil, &apiErr{status: 400, code: "InvalidTimeStamp.Expired", message: "Specified time stamp or date value is expired."}
+		return &apiErr{status: 400, code: "InvalidTimeStamp.Expired", message: "Specified time stamp or date value is expired."}
 	}
 	canon := canonicalRequest(r, signed, hex.EncodeToString(sum[:]))
 	h := sha256.Sum256([]byte(canon))
 	mac := hmac.New(sha256.New, []byte(key.Secret))
 	mac.Write([]byte("ACS3-HMAC-SHA256\n" + hex.EncodeToString(h[:])))
 	if !hmac.Equal([]byte(hex.EncodeToString(mac.Sum(nil))), []byte(fields["Signature"])) {
-		return nil, &apiErr{status: 400, code: "SignatureDoesNotMatch", message: "Specified signature is not matched with our calculation."}
+		return &apiErr{status: 400, code: "SignatureDoesNotMatch", message: "Specified signature is not matched with our calculation."}
 	}
 	nonce := r.Header.Get("x-acs-signature-nonce")
 	s.mu.Lock()
@@ -249,17 +246,17 @@ func (s *Server) verify(r *http.Request, body []byte, world *World) (*Key, *apiE
 	s.nonces[nonce] = true
 	s.mu.Unlock()
 	if used || nonce == "" {
-		return nil, &apiErr{status: 400, code: "SignatureNonceUsed", message: "Specified signature nonce was used already."}
+		return &apiErr{status: 400, code: "SignatureNonceUsed", message: "Specified signature nonce was used already."}
 	}
 	if key.Token != "" || r.Header.Get("x-acs-security-token") != "" {
 		if !contains(signed, "x-acs-security-token") || r.Header.Get("x-acs-security-token") != key.Token {
-			return nil, &apiErr{status: 400, code: "InvalidSecurityToken.MismatchWithAccessKey", message: "Specified SecurityToken mismatch with the AccessKey."}
+			return &apiErr{status: 400, code: "InvalidSecurityToken.MismatchWithAccessKey", message: "Specified SecurityToken mismatch with the AccessKey."}
 		}
 	}
 	if key.Expired {
-		return nil, &apiErr{status: 400, code: "InvalidSecurityToken.Expired", message: "Specified SecurityToken is expired."}
+		return &apiErr{status: 400, code: "InvalidSecurityToken.Expired", message: "Specified SecurityToken is expired."}
 	}
-	return key, nil
+	return nil
 }
 
 // canonicalRequest builds the V3 canonical request: method, URI, the query
@@ -378,9 +375,13 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now().UTC()
+	life := world.ECSRole.ExpiresIn
+	if life == 0 {
+		life = 6 * time.Hour
+	}
 	w.Header().Set("Content-Type", "text/plain")
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"AccessKeyId": world.ECSRole.Issues.ID, "AccessKeySecret": world.ECSRole.Issues.Secret, "SecurityToken": world.ECSRole.Issues.Token,
-		"Expiration": now.Add(6 * time.Hour).Format("2006-01-02T15:04:05Z"), "LastUpdated": now.Format("2006-01-02T15:04:05Z"), "Code": "Success",
+		"Expiration": now.Add(life).Format("2006-01-02T15:04:05Z"), "LastUpdated": now.Format("2006-01-02T15:04:05Z"), "Code": "Success",
 	})
 }

@@ -9,6 +9,7 @@ package cloudtest
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -75,11 +76,13 @@ type VSwitch struct {
 
 // RouteTable is a route table with its custom entries.
 type RouteTable struct {
-	ID        string       `json:"id"`
-	VPC       string       `json:"vpc"`
-	Type      string       `json:"type,omitempty"`
-	VSwitches []string     `json:"vswitches,omitempty"`
-	Entries   []RouteEntry `json:"entries,omitempty"`
+	ID   string `json:"id"`
+	VPC  string `json:"vpc"`
+	Type string `json:"type,omitempty"`
+	// AssociateType is VSwitch (default) or Gateway (an IPv4 gateway's).
+	AssociateType string       `json:"associateType,omitempty"`
+	VSwitches     []string     `json:"vswitches,omitempty"`
+	Entries       []RouteEntry `json:"entries,omitempty"`
 }
 
 // RouteEntry is a custom route entry.
@@ -90,10 +93,12 @@ type RouteEntry struct {
 
 // NATGateway has one SNAT table.
 type NATGateway struct {
-	ID        string      `json:"id"`
-	VPC       string      `json:"vpc"`
-	SNATTable string      `json:"snatTable"`
-	Entries   []SNATEntry `json:"entries,omitempty"`
+	ID  string `json:"id"`
+	VPC string `json:"vpc"`
+	// NetworkType is internet (default) or intranet.
+	NetworkType string      `json:"networkType,omitempty"`
+	SNATTable   string      `json:"snatTable"`
+	Entries     []SNATEntry `json:"entries,omitempty"`
 }
 
 // SNATEntry covers a vSwitch or a source CIDR.
@@ -116,6 +121,8 @@ type OIDCRole struct {
 type ECSRole struct {
 	Name   string `json:"name"`
 	Issues Key    `json:"issues"`
+	// ExpiresIn is how long the handed-out key lives (default 6h).
+	ExpiresIn time.Duration `json:"expiresIn,omitempty"`
 }
 
 // LoadWorld reads a World from a YAML or JSON file.

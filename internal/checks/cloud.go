@@ -3,7 +3,9 @@ package checks
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -131,7 +133,7 @@ func (e *Env) PodVSwitches() map[string][]string {
 			names[name] = true
 		}
 	}
-	for _, name := range sortedKeys(names) {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		if data, err := e.S.ConfigMap(name); err == nil {
 			add(ackconf.ParseENIConfig(data).ENIConf)
 		}
@@ -147,15 +149,6 @@ func (e *Env) PodVSwitchIDs() []string {
 	}
 	sort.Strings(ids)
 	return ids
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (e *Env) terwayENI() *Result {
@@ -184,7 +177,7 @@ func cloudVSwitchHeadroom(e *Env) Result {
 	var findings []Finding
 	var zones []string
 	lowest, lowestID := int64(-1), ""
-	for _, zone := range sortedKeys(byZone) {
+	for _, zone := range slices.Sorted(maps.Keys(byZone)) {
 		var free int64
 		var parts []string
 		for _, id := range byZone[zone] {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -167,7 +168,7 @@ func (c *Client) Read(ctx context.Context, in Input) (*Facts, error) {
 		}
 	}
 	if in.ENIQuota && len(types) > 0 {
-		run(PartInstanceTypes, func() error { return c.readInstanceTypes(ctx, sortedKeys(types), f, &mu) })
+		run(PartInstanceTypes, func() error { return c.readInstanceTypes(ctx, slices.Sorted(maps.Keys(types)), f, &mu) })
 	}
 	wg.Wait()
 	if credErr != nil {
@@ -214,11 +215,10 @@ func (c *Client) readInstances(ctx context.Context, ids []string, f *Facts, mu *
 				if token != "" {
 					req.NextToken = dara.String(token)
 				}
-				var resp *ecs.DescribeInstancesResponse
-				if err := c.do(ctx, "DescribeInstances", func(s *sdk) (err error) {
-					resp, err = s.ecs.DescribeInstancesWithContext(ctx, req, c.runtime())
-					return err
-				}); err != nil {
+				resp, err := call(ctx, c, "DescribeInstances", func(s *sdk) (*ecs.DescribeInstancesResponse, error) {
+					return s.ecs.DescribeInstancesWithContext(ctx, req, c.runtime())
+				})
+				if err != nil {
 					return "", err
 				}
 				body := resp.Body
@@ -257,11 +257,10 @@ func (c *Client) vswitchPages(ctx context.Context, req *vpc.DescribeVSwitchesReq
 	var out []VSwitch
 	err := byPage(ctx, func(page int32) (int, int, error) {
 		req.PageNumber = dara.Int32(page)
-		var resp *vpc.DescribeVSwitchesResponse
-		if err := c.do(ctx, "DescribeVSwitches", func(s *sdk) (err error) {
-			resp, err = s.vpc.DescribeVSwitchesWithOptions(req, c.runtime())
-			return err
-		}); err != nil {
+		resp, err := call(ctx, c, "DescribeVSwitches", func(s *sdk) (*vpc.DescribeVSwitchesResponse, error) {
+			return s.vpc.DescribeVSwitchesWithOptions(req, c.runtime())
+		})
+		if err != nil {
 			return 0, 0, err
 		}
 		b := resp.Body
@@ -289,11 +288,10 @@ func (c *Client) readInstanceTypes(ctx context.Context, types []string, f *Facts
 			if token != "" {
 				req.NextToken = dara.String(token)
 			}
-			var resp *ecs.DescribeInstanceTypesResponse
-			if err := c.do(ctx, "DescribeInstanceTypes", func(s *sdk) (err error) {
-				resp, err = s.ecs.DescribeInstanceTypesWithContext(ctx, req, c.runtime())
-				return err
-			}); err != nil {
+			resp, err := call(ctx, c, "DescribeInstanceTypes", func(s *sdk) (*ecs.DescribeInstanceTypesResponse, error) {
+				return s.ecs.DescribeInstanceTypesWithContext(ctx, req, c.runtime())
+			})
+			if err != nil {
 				return "", err
 			}
 			b := resp.Body
@@ -323,11 +321,10 @@ func (c *Client) readRoutes(ctx context.Context, vpcID string, f *Facts, mu *syn
 	var tables []RouteTable
 	err := byPage(ctx, func(page int32) (int, int, error) {
 		req.PageNumber = dara.Int32(page)
-		var resp *vpc.DescribeRouteTableListResponse
-		if err := c.do(ctx, "DescribeRouteTableList", func(s *sdk) (err error) {
-			resp, err = s.vpc.DescribeRouteTableListWithOptions(req, c.runtime())
-			return err
-		}); err != nil {
+		resp, err := call(ctx, c, "DescribeRouteTableList", func(s *sdk) (*vpc.DescribeRouteTableListResponse, error) {
+			return s.vpc.DescribeRouteTableListWithOptions(req, c.runtime())
+		})
+		if err != nil {
 			return 0, 0, err
 		}
 		b := resp.Body
@@ -383,11 +380,10 @@ func (c *Client) routeEntries(ctx context.Context, table string) ([]RouteEntry, 
 		if token != "" {
 			req.NextToken = dara.String(token)
 		}
-		var resp *vpc.DescribeRouteEntryListResponse
-		if err := c.do(ctx, "DescribeRouteEntryList", func(s *sdk) (err error) {
-			resp, err = s.vpc.DescribeRouteEntryListWithOptions(req, c.runtime())
-			return err
-		}); err != nil {
+		resp, err := call(ctx, c, "DescribeRouteEntryList", func(s *sdk) (*vpc.DescribeRouteEntryListResponse, error) {
+			return s.vpc.DescribeRouteEntryListWithOptions(req, c.runtime())
+		})
+		if err != nil {
 			return "", err
 		}
 		b := resp.Body
@@ -415,11 +411,10 @@ func (c *Client) readNAT(ctx context.Context, vpcID string, f *Facts, mu *sync.M
 	var gws []NATGateway
 	err := byPage(ctx, func(page int32) (int, int, error) {
 		req.PageNumber = dara.Int32(page)
-		var resp *vpc.DescribeNatGatewaysResponse
-		if err := c.do(ctx, "DescribeNatGateways", func(s *sdk) (err error) {
-			resp, err = s.vpc.DescribeNatGatewaysWithOptions(req, c.runtime())
-			return err
-		}); err != nil {
+		resp, err := call(ctx, c, "DescribeNatGateways", func(s *sdk) (*vpc.DescribeNatGatewaysResponse, error) {
+			return s.vpc.DescribeNatGatewaysWithOptions(req, c.runtime())
+		})
+		if err != nil {
 			return 0, 0, err
 		}
 		b := resp.Body
@@ -467,11 +462,10 @@ func (c *Client) snatEntries(ctx context.Context, table string) ([]SNATEntry, er
 	var out []SNATEntry
 	err := byPage(ctx, func(page int32) (int, int, error) {
 		req.PageNumber = dara.Int32(page)
-		var resp *vpc.DescribeSnatTableEntriesResponse
-		if err := c.do(ctx, "DescribeSnatTableEntries", func(s *sdk) (err error) {
-			resp, err = s.vpc.DescribeSnatTableEntriesWithOptions(req, c.runtime())
-			return err
-		}); err != nil {
+		resp, err := call(ctx, c, "DescribeSnatTableEntries", func(s *sdk) (*vpc.DescribeSnatTableEntriesResponse, error) {
+			return s.vpc.DescribeSnatTableEntriesWithOptions(req, c.runtime())
+		})
+		if err != nil {
 			return 0, 0, err
 		}
 		b := resp.Body
@@ -485,6 +479,16 @@ func (c *Client) snatEntries(ctx context.Context, table string) ([]SNATEntry, er
 		return len(b.SnatTableEntries.SnatTableEntry), int(dara.Int32Value(b.TotalCount)), nil
 	})
 	return out, err
+}
+
+// call runs one typed SDK call through do.
+func call[R any](ctx context.Context, c *Client, action string, fn func(*sdk) (R, error)) (R, error) {
+	var resp R
+	err := c.do(ctx, action, func(s *sdk) (err error) {
+		resp, err = fn(s)
+		return err
+	})
+	return resp, err
 }
 
 // maxPages bounds every paged list: a server that never says "last page"
@@ -531,13 +535,4 @@ func byToken(ctx context.Context, fetch func(token string) (next string, err err
 		token = next
 	}
 	return fmt.Errorf("more than %d pages", maxPages)
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -266,7 +268,7 @@ func (o *FixOptions) fix(ctx context.Context) error {
 	// restarts the readers of every ConfigMap the fix looks at.
 	changed := plan.ConfigMaps()
 	if len(plan.Edits) == 0 {
-		changed = sortedKeys(read)
+		changed = slices.Sorted(maps.Keys(read))
 	}
 	consumers := readers{}
 	for _, cm := range changed {
@@ -485,7 +487,7 @@ func (o *FixOptions) confirm(ctx context.Context, prompt string) error {
 }
 
 func (o *FixOptions) restart(ctx context.Context, consumers readers) error {
-	for _, cm := range sortedKeys(consumers) {
+	for _, cm := range slices.Sorted(maps.Keys(consumers)) {
 		if len(consumers[cm]) == 0 {
 			fmt.Fprintf(o.ErrOut, "warning: no DaemonSet of %s reads ConfigMap %s; nothing to restart for it\n", fixNamespace, cm)
 		}
@@ -569,14 +571,5 @@ func prefixed(names []string) []string {
 	for i, n := range names {
 		out[i] = fixNamespace + "/" + n
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

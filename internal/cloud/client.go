@@ -106,7 +106,7 @@ func NewClient(opts Options) (*Client, error) {
 		MaxIdleConnsPerHost: opts.Concurrency,
 		IdleConnTimeout:     30 * time.Second,
 	}}}
-	cfg := func() *openapi.Config {
+	cfg := func(product string) *openapi.Config {
 		c := &openapi.Config{
 			HttpClient:     caller,
 			RegionId:       dara.String(opts.Region),
@@ -118,18 +118,20 @@ func NewClient(opts Options) (*Client, error) {
 		if host != "" {
 			c.Endpoint, c.Protocol = dara.String(host), dara.String(scheme)
 		} else if getenv(EnvVPCEndpoint) == "true" {
-			// Inside a VPC without Internet access: the -vpc endpoints.
-			c.Network = dara.String("vpc")
+			// Inside a VPC without Internet access: the products' VPC
+			// endpoints (named, as the SDK's own map would pick the public
+			// one for some regions).
+			c.Endpoint = dara.String(product + "-vpc." + opts.Region + ".aliyuncs.com")
 		}
 		return c
 	}
 	c := &Client{opts: opts, source: cred.source, redact: cred.redactor, pool: make(chan *sdk, opts.Concurrency), calls: map[string]int{}}
 	for i := 0; i < opts.Concurrency; i++ {
 		s := &sdk{}
-		if s.vpc, err = vpc.NewClient(cfg()); err != nil {
+		if s.vpc, err = vpc.NewClient(cfg("vpc")); err != nil {
 			return nil, fmt.Errorf("VPC client: %w", err)
 		}
-		if s.ecs, err = ecs.NewClient(cfg()); err != nil {
+		if s.ecs, err = ecs.NewClient(cfg("ecs")); err != nil {
 			return nil, fmt.Errorf("ECS client: %w", err)
 		}
 		c.pool <- s

@@ -95,7 +95,8 @@ ALIBABA_CLOUD_OIDC_TOKEN_FILE); the aliyun CLI's current profile
 (~/.aliyun/config.json, ALIBABA_CLOUD_PROFILE); the ECS RAM role named by
 ALIBABA_CLOUD_ECS_METADATA. No credential value is ever printed. The region
 comes from the nodes' topology.kubernetes.io/region label unless --region
-says. A call RAM denies makes only the checks that need it skip.
+says; ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED=true uses the VPC endpoints. A call
+RAM denies makes only the checks that need it skip.
 
 Exit codes: 0 when no check is at or above --fail-on, 2 when one is, 1 when
 doctor could not run (no cluster, bad flags, no or refused cloud

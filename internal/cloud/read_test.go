@@ -348,7 +348,8 @@ func TestCredentialChain(t *testing.T) {
 
 func TestEndpointMustNotSendCredentialsInClear(t *testing.T) {
 	for v, ok := range map[string]bool{"http://127.0.0.1:8080": true, "http://[::1]:80": true, "vpc.cn-hangzhou.aliyuncs.com": true,
-		"https://proxy.internal:8443": true, "http://proxy.internal:8080": false, "ftp://x": false, "https://x/path": false} {
+		"https://proxy.internal:8443": true, "http://proxy.internal:8080": false, "ftp://x": false, "https://x/path": false,
+		"http://127.evil.example:8080": false, "http://127.0.0.1.nip.io": false, "http://localhost:9": true} {
 		_, _, err := cloud.ParseEndpoint(v)
 		if (err == nil) != ok {
 			t.Errorf("ParseEndpoint(%q) = %v, want ok=%v", v, err, ok)

@@ -222,10 +222,10 @@ func cloudVSwitchHeadroom(e *Env) Result {
 	}
 	// Free addresses are the forecast: each new pod takes one (in shared ENI
 	// mode a new ENI also takes one, so it is an upper bound).
-	summary := "free addresses (about as many more pods before IpNotEnough), per zone: " + strings.Join(zones, "; ")
+	summary := "free addresses per zone (about as many more pods before IpNotEnough): " + strings.Join(zones, "; ")
 	switch {
 	case len(findings) > 0:
-		summary = count(len(findings), "problem") + "; " + summary
+		summary = count(len(findings), "finding") + "; " + summary
 	case lowestID != "":
 		summary += fmt.Sprintf("; fewest free: %s", lowestID)
 	}

@@ -18,7 +18,11 @@ var logPatterns = map[string][]string{
 
 // containerOf names the container whose log is read; "" lets the API pick
 // the only container.
-var containerOf = map[string]string{"terway": "terway", "kube-proxy": ""}
+var containerOf = map[string]string{"terway": "terway", "kube-proxy": "", "flannel": "kube-flannel"}
+
+// ContainerOf is the container whose log is an agent's own, for a kind of
+// SystemPods ("" lets the API pick the only container).
+func ContainerOf(kind string) string { return containerOf[kind] }
 
 // PolicyLogSuffix marks, in Logs.Lines, the lines of a Terway pod's policy
 // container: "namespace/pod" + PolicyLogSuffix.
@@ -84,6 +88,9 @@ func (r *reader) readLogs(ctx context.Context) {
 		}()
 	}
 	for _, p := range r.s.Pods.SystemPods {
+		if len(logPatterns[p.Detail]) == 0 {
+			continue // no check reads its log
+		}
 		select {
 		case jobs <- p:
 		case <-ctx.Done():

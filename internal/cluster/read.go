@@ -404,13 +404,15 @@ func compactEvent(e *corev1.Event) Event {
 	return out
 }
 
-// systemPodApps are the kube-system pods whose logs --logs reads.
+// systemPodApps are the kube-system pods of the network agents: --logs
+// reads those whose kind has log patterns; a bundle keeps all their logs.
 var systemPodApps = map[string]string{
 	"k8s-app=kube-proxy-worker": "kube-proxy",
 	"k8s-app=kube-proxy-master": "kube-proxy",
 	"app=terway-eniip":          "terway",
 	"app=terway-eni":            "terway",
 	"app=terway":                "terway",
+	"app=flannel":               "flannel",
 }
 
 // SystemPodKind tells what a tracked system pod is ("kube-proxy", "terway").

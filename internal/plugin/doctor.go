@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubectl-acknet/kubectl-acknet/internal/bundle"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cloud"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
@@ -54,6 +55,8 @@ type DoctorOptions struct {
 	VSwitchCIDRs []string
 	NodeChecks   bool
 	NodeOptions
+
+	FromBundle string
 
 	Cloud           bool
 	Region          string
@@ -116,6 +119,7 @@ credentials).`,
 	f.Int64Var(&o.ChunkSize, "chunk-size", cluster.DefaultChunkSize, "Page size of LIST requests")
 	f.StringSliceVar(&o.VSwitchCIDRs, "vswitch-cidrs", nil, "CIDRs of all the vSwitches Terway allocates from (enables terway.pod-outside-vswitch); vsw-ID=CIDR instead checks the pods of the dynamic configs that name that vSwitch (terway.dynamic-config). Offline use: --cloud reads the vSwitches from the API")
 	f.BoolVar(&o.NodeChecks, "node-checks", false, "Also run the node.* checks: one debug pod per node (all nodes unless --node or -l)")
+	f.StringVar(&o.FromBundle, "from-bundle", "", "Replay a bundle of kubectl acknet bundle offline instead of reading a cluster")
 	f.BoolVar(&o.Cloud, "cloud", false, "Also read the VPC through Alibaba Cloud's API and run the cloud.* checks (read-only; see the RAM policy in the README)")
 	f.StringVar(&o.Region, "region", "", "With --cloud: the region (default: from the nodes' topology.kubernetes.io/region label)")
 	f.StringVar(&o.CloudEndpoint, "cloud-endpoint", "", "With --cloud: send the VPC and ECS calls to this host[:port] or URL (a proxy) instead of the region's public endpoints; plain http only to loopback (the local test API, which then also answers STS and instance metadata)")
@@ -156,6 +160,9 @@ func (o *DoctorOptions) Complete() error {
 		}
 		o.vswitchByID[id] = append(o.vswitchByID[id], p.Masked())
 	}
+	if o.FromBundle != "" {
+		return nil // no cluster: the bundle is the cluster
+	}
 	cs, cfg, err := o.Global.Clientset()
 	if err != nil {
 		return err
@@ -174,6 +181,9 @@ func (o *DoctorOptions) Validate() error {
 	}
 	if o.ChunkSize < 1 {
 		return usageErr("--chunk-size must be positive")
+	}
+	if o.FromBundle != "" && (o.NodeChecks || o.Cloud || o.Logs || len(o.VSwitchCIDRs) > 0) {
+		return usageErr("--from-bundle replays what the bundle read: --node-checks, --cloud, --logs and --vswitch-cidrs need a live cluster")
 	}
 	if !o.Cloud && (o.Region != "" || o.CloudEndpoint != "" || o.RouteEntryQuota != checks.DefaultRouteEntryQuota) {
 		return usageErr("--region, --cloud-endpoint and --route-entry-quota configure --cloud; add --cloud")
@@ -227,6 +237,9 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		return o.listChecks()
 	}
 
+	if o.FromBundle != "" {
+		return o.replay()
+	}
 	opts := cluster.Options{
 		ChunkSize:    o.ChunkSize,
 		Logs:         o.Logs,
@@ -262,6 +275,17 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		env.NodeFacts = facts
 	}
 	rep := report.Build(env, o.server, checks.Run(env, o.selected))
+	return o.Print(o.Out, o.Global.NoColor, rep)
+}
+
+// replay runs the checks on a bundle's snapshot, as doctor did live.
+func (o *DoctorOptions) replay() error {
+	snap, m, err := bundle.Open(o.FromBundle)
+	if err != nil {
+		return fmt.Errorf("--from-bundle: %w", err)
+	}
+	env := checks.NewEnv(snap)
+	rep := report.Build(env, m.Server, checks.Run(env, o.selected))
 	return o.Print(o.Out, o.Global.NoColor, rep)
 }
 

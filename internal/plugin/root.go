@@ -129,6 +129,7 @@ Start with:
 	cmd.AddCommand(newConnectivityCmd(streams, g))
 	cmd.AddCommand(newFixCmd(streams, g))
 	cmd.AddCommand(newCleanupCmd(streams, g))
+	cmd.AddCommand(newBundleCmd(streams, g))
 	reportRequests(cmd, g, streams)
 	registerCompletions(cmd, g)
 	cmd.AddCommand(newVersionCmd(streams))

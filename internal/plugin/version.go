@@ -21,9 +21,13 @@ func newVersionCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Print the version of kubectl-acknet",
 		Args:  cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(streams.Out, "kubectl-acknet %s (commit %s, built %s, %s %s/%s)\n",
-				Version, Commit, Date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintln(streams.Out, versionLine())
 			return err
 		},
 	}
+}
+
+// versionLine is what `version` prints (a bundle keeps it too).
+func versionLine() string {
+	return fmt.Sprintf("kubectl-acknet %s (commit %s, built %s, %s %s/%s)", Version, Commit, Date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

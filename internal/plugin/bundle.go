@@ -1,0 +1,251 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-acknet/kubectl-acknet/internal/bundle"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
+	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
+	"github.com/kubectl-acknet/kubectl-acknet/pkg/report"
+)
+
+const bundleExample = `  # One archive for a support ticket, in the current directory
+  kubectl acknet bundle
+
+  # Two hours of the agents' logs, at most 5000 lines each, to a chosen file
+  kubectl acknet bundle -o /tmp/cluster-a.tar.gz --since 2h --log-lines 5000
+
+  # Replay it offline: the same report as on the live cluster
+  kubectl acknet doctor --from-bundle /tmp/cluster-a.tar.gz`
+
+// BundleOptions are the options of `kubectl acknet bundle`.
+type BundleOptions struct {
+	genericiooptions.IOStreams
+	Global *GlobalOptions
+
+	Output    string
+	Since     time.Duration
+	LogLines  int64
+	ChunkSize int64
+
+	client kubernetes.Interface
+	server string
+	now    time.Time
+}
+
+func newBundleCmd(streams genericiooptions.IOStreams, g *GlobalOptions) *cobra.Command {
+	o := &BundleOptions{IOStreams: streams, Global: g}
+	cmd := &cobra.Command{
+		Use:   "bundle",
+		Short: "Write one redacted archive of what doctor reads, for a support ticket",
+		Long: `bundle writes one .tar.gz with everything doctor reads (the same paged reads:
+nodes, pods' network fields as aggregates, Services, DaemonSets, the network
+ConfigMaps of kube-system, Warning events of interest), doctor's report as
+JSON, the network agents' recent logs (kube-proxy, Terway, Flannel; bounded
+by --since and --log-lines), the plugin's version and its log of what it did,
+and a MANIFEST saying what was collected, what RBAC denied or was skipped,
+and what was redacted.
+
+Redaction is not optional: credentials in ConfigMaps (older eni-config keeps
+access_key and access_secret) and in logs (AccessKey IDs, tokens, passwords,
+kubeconfig key data) are replaced by [redacted]; the list of what was
+replaced is printed and kept in the MANIFEST, never the values. Secrets are
+never read.
+
+doctor --from-bundle FILE replays the archive offline and prints the report
+doctor printed on the live cluster, in every output format.`,
+		Example: bundleExample,
+		Args:    cobra.NoArgs,
+		RunE:    runOptions(o),
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Output, "output-file", "o", "", "Archive to write (default acknet-bundle-DATE-TIME.tar.gz here); never overwritten")
+	f.DurationVar(&o.Since, "since", time.Hour, "How far back to read the agents' logs")
+	f.Int64Var(&o.LogLines, "log-lines", 2000, "At most this many lines of each agent's log")
+	f.Int64Var(&o.ChunkSize, "chunk-size", cluster.DefaultChunkSize, "Page size of LIST requests")
+	return cmd
+}
+
+// Complete picks the file name and makes the client.
+func (o *BundleOptions) Complete() error {
+	o.now = time.Now().UTC()
+	if o.Output == "" {
+		o.Output = "acknet-bundle-" + o.now.Format("20060102-150405") + ".tar.gz"
+	}
+	cs, cfg, err := o.Global.Clientset()
+	if err != nil {
+		return err
+	}
+	o.client, o.server = cs, cfg.Host
+	return nil
+}
+
+// Validate checks the flags.
+func (o *BundleOptions) Validate() error {
+	if o.Since <= 0 || o.LogLines <= 0 || o.ChunkSize <= 0 {
+		return usageErr("--since, --log-lines and --chunk-size must be positive")
+	}
+	if !strings.HasSuffix(o.Output, ".tar.gz") && !strings.HasSuffix(o.Output, ".tgz") {
+		return usageErr("-o %s: a bundle is a .tar.gz", o.Output)
+	}
+	return nil
+}
+
+// activity is the plugin's own log, kept in the bundle.
+type activity struct {
+	start time.Time
+	b     bytes.Buffer
+}
+
+func (a *activity) logf(format string, args ...any) {
+	fmt.Fprintf(&a.b, "%8.3fs  ", time.Since(a.start).Seconds())
+	fmt.Fprintf(&a.b, format, args...)
+	a.b.WriteByte('\n')
+}
+
+// Run reads, redacts and writes the archive.
+func (o *BundleOptions) Run(ctx context.Context) error {
+	// Create first: a file that exists is never overwritten, and a path
+	// that cannot be written fails before the cluster is read.
+	f, err := os.OpenFile(o.Output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	done := false
+	defer func() {
+		_ = f.Close()
+		if !done {
+			_ = os.Remove(o.Output)
+		}
+	}()
+	act := &activity{start: time.Now()}
+	act.logf("kubectl-acknet %s: bundle of %s", Version, o.server)
+	snap, err := cluster.Read(ctx, o.client, cluster.Options{ChunkSize: o.ChunkSize})
+	if err != nil {
+		return fmt.Errorf("bundle: read cluster: %w", err)
+	}
+	act.logf("read the cluster: %d nodes, %d pods, %d Services, %d DaemonSets, %d events, %d ConfigMaps, %d reads failed",
+		len(snap.Nodes), snap.Pods.Total, len(snap.Services), len(snap.DaemonSets), len(snap.Events), len(snap.ConfigMaps), len(snap.Reads))
+	reds := bundle.ConfigMaps(snap)
+	act.logf("redacted ConfigMaps: %d places", len(reds))
+
+	// The report of what the archive holds: what doctor --from-bundle
+	// prints, and what doctor printed live.
+	env := checks.NewEnv(snap)
+	rep := report.Build(env, o.server, checks.Run(env, defaultDoctorChecks()))
+	var repJSON bytes.Buffer
+	if err := (report.Printer{Format: "json"}).Print(&repJSON, rep); err != nil {
+		return err
+	}
+	act.logf("ran %d checks", len(rep.Checks))
+
+	logs := bundle.Logs(ctx, o.client, snap.Pods.SystemPods, bundle.LogOptions{Since: o.Since, Lines: o.LogLines, MaxBytes: 4 << 20})
+	m := &bundle.Manifest{Created: o.now, Server: o.server, PluginVersion: Version,
+		Command: fmt.Sprintf("kubectl acknet bundle --since %s --log-lines %d", o.Since, o.LogLines)}
+	m.Denied, m.Skipped = bundle.ReadsOf(snap)
+	m.Redactions = reds
+	w := bundle.NewWriter(f, m)
+	var snapJSON bytes.Buffer
+	if err := cluster.Encode(&snapJSON, snap); err != nil {
+		return err
+	}
+	if err := w.Add(bundle.SnapshotFile, "what doctor read, redacted (doctor --from-bundle replays it)", snapJSON.Bytes()); err != nil {
+		return err
+	}
+	if err := w.Add(bundle.ReportFile, "doctor's report", repJSON.Bytes()); err != nil {
+		return err
+	}
+	for _, l := range logs {
+		what := fmt.Sprintf("%s/%s", l.Pod.Namespace, l.Pod.Name)
+		if l.Err != nil {
+			it := bundle.Item{What: "log of " + what, Reason: l.Err.Error()}
+			if bundle.IsForbidden(l.Err) {
+				m.Denied = append(m.Denied, it)
+			} else {
+				m.Skipped = append(m.Skipped, it)
+			}
+			act.logf("log of %s: %v", what, l.Err)
+			continue
+		}
+		name := filepath.ToSlash(filepath.Join(bundle.LogsDir, l.Pod.Namespace, l.Pod.Name+".log"))
+		if err := w.Add(name, fmt.Sprintf("%s log (%s), last %s, at most %d lines", l.Pod.Detail, orAll(l.Container), o.Since, o.LogLines), l.Data); err != nil {
+			return err
+		}
+		if l.Redactions > 0 {
+			m.Redactions = append(m.Redactions, bundle.Redaction{Where: "log of " + what, What: "credentials in log lines", Count: l.Redactions})
+		}
+		act.logf("log of %s: %d bytes", what, len(l.Data))
+	}
+	if err := w.Add(bundle.VersionFile, "the plugin's version", []byte(versionLine()+"\n")); err != nil {
+		return err
+	}
+	act.logf("writing %s", o.Output)
+	if err := w.Add(bundle.ActivityFile, "what the plugin did", act.b.Bytes()); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	done = true
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "wrote %s (%s, %d files)\n", o.Output, humanBytes(st.Size()), len(m.Files)+1)
+	if len(m.Redactions) == 0 {
+		fmt.Fprintln(o.Out, "redacted: nothing")
+	} else {
+		fmt.Fprintln(o.Out, "redacted:")
+		for _, r := range m.Redactions {
+			fmt.Fprintf(o.Out, "  %s: %s (%d)\n", r.Where, r.What, r.Count)
+		}
+	}
+	if len(m.Denied) > 0 {
+		fmt.Fprintf(o.Out, "denied by RBAC (listed in MANIFEST.txt): %d reads\n", len(m.Denied))
+	}
+	if st.Size() > bundle.SizeLimit {
+		fmt.Fprintf(o.ErrOut, "warning: %s is %s, over the 25 MB attachment limit of common trackers; cut --since or --log-lines\n", o.Output, humanBytes(st.Size()))
+	}
+	return nil
+}
+
+func orAll(c string) string {
+	if c == "" {
+		return "its container"
+	}
+	return "container " + c
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// defaultDoctorChecks are the checks plain `doctor` runs.
+func defaultDoctorChecks() []checks.Check {
+	var out []checks.Check
+	for _, c := range checks.All() {
+		if !c.Node && !c.Cloud {
+			out = append(out, c)
+		}
+	}
+	return out
+}

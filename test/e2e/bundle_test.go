@@ -1,0 +1,223 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-acknet/kubectl-acknet/internal/nodeexec"
+)
+
+var ages = regexp.MustCompile(`\b(\d+h)?(\d+m)?\d+(\.\d+)?s\b`)
+
+// readArchive returns every file of a bundle by name.
+func readArchive(t *testing.T, file string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	out := map[string][]byte{}
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[hdr.Name] = data
+	}
+}
+
+// TestBundleReplaysEveryScenario: doctor --from-bundle prints, in every
+// format, what doctor printed on the live cluster of each scenario.
+func TestBundleReplaysEveryScenario(t *testing.T) {
+	dirs, err := os.ReadDir(filepath.Join(repoRoot, "test", "scenarios"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			load(t, d.Name())
+			file := filepath.Join(t.TempDir(), "b.tar.gz")
+			if r := acknet(t, "bundle", "-o", file); r.code != 0 || !strings.Contains(r.stdout, "wrote "+file) {
+				t.Fatalf("bundle: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			for _, format := range []string{"json", "yaml", "markdown", "junit", "table"} {
+				args := []string{"doctor", "-o", format, "--no-color"}
+				live := acknet(t, args...)
+				replay := acknet(t, append(args, "--from-bundle", file)...)
+				// Ages ("Pending 12m1s after ...") count from when each
+				// read the cluster: the bundle a moment before.
+				if ages.ReplaceAllString(live.stdout, "<age>") != ages.ReplaceAllString(replay.stdout, "<age>") || live.code != replay.code {
+					t.Errorf("-o %s: the replay (exit %d) differs from the live report (exit %d):\n--- live\n%s\n--- replay\n%s", format, live.code, replay.code, live.stdout, replay.stdout)
+				}
+			}
+		})
+	}
+}
+
+func TestBundleRedactsAndNeverReadsSecrets(t *testing.T) {
+	const ak, secret, secretObj = "LTAI5tE2EBundleCanary01", "e2eBundleSecretCanary02xyz", "e2eSecretObjectCanary03"
+	load(t, "terway-healthy")
+	cs := adminClient(t)
+	ctx := t.Context()
+	cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "eni-config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["access_key"] = ak
+	cm.Data["access_secret"] = secret
+	cm.Data["eni_conf"] = strings.Replace(cm.Data["eni_conf"], `"version": "1",`, `"version": "1", "access_key": "`+ak+`", "access_secret": "`+secret+`",`, 1)
+	if _, err := cs.CoreV1().ConfigMaps("kube-system").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "acknet-canary", Namespace: "kube-system", Labels: map[string]string{"acknet.kubectl.io/scenario": "terway-healthy"}},
+		StringData: map[string]string{"token": secretObj}}
+	if _, err := cs.CoreV1().Secrets("kube-system").Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Secrets("kube-system").Delete(t.Context(), sec.Name, metav1.DeleteOptions{}) })
+
+	file := filepath.Join(t.TempDir(), "b.tar.gz")
+	r := acknet(t, "bundle", "-o", file)
+	if r.code != 0 {
+		t.Fatalf("bundle: exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"redacted:", "kube-system/ConfigMap/eni-config key access_key: the whole value", "kube-system/ConfigMap/eni-config key eni_conf: JSON fields named like credentials (2)"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the user is not shown %q:\n%s", want, r.stdout)
+		}
+	}
+	files := readArchive(t, file)
+	for name, data := range files {
+		for _, c := range []string{ak, secret, secretObj} {
+			if strings.Contains(string(data), c) {
+				t.Errorf("%s carries the canary %s", name, c)
+			}
+		}
+	}
+	var m struct {
+		Redactions []struct{ Where string }
+		Files      []struct{ Path string }
+	}
+	if err := json.Unmarshal(files["acknet-bundle/MANIFEST.json"], &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Redactions) < 3 {
+		t.Errorf("MANIFEST redactions: %+v", m.Redactions)
+	}
+	// The replay still runs the eni-config checks on the redacted config.
+	rep := parseReport(t, acknet(t, "doctor", "-o", "json", "--from-bundle", file))
+	if rep.status("terway.eni-config") != "pass" {
+		t.Errorf("terway.eni-config on the redacted config: %s (%s)", rep.status("terway.eni-config"), rep.summary("terway.eni-config"))
+	}
+	// An existing file is never overwritten.
+	if r := acknet(t, "bundle", "-o", file); r.code == 0 || !strings.Contains(r.stderr, "file exists") {
+		t.Errorf("second bundle to the same file: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestBundleOfAUserWhoCannotListEvents(t *testing.T) {
+	load(t, "flannel-broken")
+	file := filepath.Join(t.TempDir(), "b.tar.gz")
+	r := acknet(t, "bundle", "-o", file, "--context", "noevents")
+	if r.code != 0 {
+		t.Fatalf("bundle: exit %d: %s", r.code, r.stderr)
+	}
+	files := readArchive(t, file)
+	var m struct {
+		Denied []struct{ What, Reason string }
+	}
+	if err := json.Unmarshal(files["acknet-bundle/MANIFEST.json"], &m); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range m.Denied {
+		if d.What == "events" && strings.HasPrefix(d.Reason, "Forbidden") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("MANIFEST does not mark events as denied: %+v", m.Denied)
+	}
+	if !strings.Contains(string(files["acknet-bundle/MANIFEST.txt"]), "denied (RBAC):\n  events: Forbidden") {
+		t.Errorf("MANIFEST.txt:\n%s", files["acknet-bundle/MANIFEST.txt"])
+	}
+}
+
+// TestRealBundleRedactsAgentLogs: on a real node, an agent's log line with
+// credentials reaches the bundle redacted.
+func TestRealBundleRedactsAgentLogs(t *testing.T) {
+	const ak, secret = "LTAI5tE2ELogCanary00001", "e2eLogSecretCanary0002xyz"
+	useRealRig(t)
+	cs := adminClient(t)
+	grace := int64(1)
+	// Labelled as a kube-proxy-master pod (the rig runs none), so the bundle
+	// reads its log as a network agent's.
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "acknet-log-canary", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-proxy-master"}},
+		Spec: corev1.PodSpec{NodeName: nodeName(0), TerminationGracePeriodSeconds: &grace, Containers: []corev1.Container{{
+			Name: "agent", Image: nodeexec.DefaultImage,
+			Command: []string{"sh", "-c", `echo "I1202 07:00:00 vpc.go:42] calling DescribeVSwitches with access_key_id=$AK"; echo "W1202 07:00:01 auth.go:7] access_key_secret: $SECRET"; echo "I1202 07:00:02 proxier.go:100] Using ipvs Proxier"; exec sleep 3600`},
+			Env:     []corev1.EnvVar{{Name: "AK", Value: ak}, {Name: "SECRET", Value: secret}},
+		}}},
+	}
+	createPod(t, p)
+	t.Cleanup(func() { _ = cs.CoreV1().Pods("kube-system").Delete(context.Background(), p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace}) })
+	for try := 0; ; try++ {
+		logs, err := cs.CoreV1().Pods("kube-system").GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(context.Background())
+		if err == nil && strings.Contains(string(logs), "Using ipvs Proxier") {
+			break
+		}
+		if try > 60 {
+			t.Fatalf("the canary pod did not log: %v %s", err, logs)
+		}
+		time.Sleep(time.Second)
+	}
+	file := filepath.Join(t.TempDir(), "b.tar.gz")
+	r := acknet(t, "bundle", "-o", file)
+	if r.code != 0 || !strings.Contains(r.stdout, "log of kube-system/acknet-log-canary: credentials in log lines (2)") {
+		t.Fatalf("bundle: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	files := readArchive(t, file)
+	log := string(files["acknet-bundle/logs/kube-system/acknet-log-canary.log"])
+	if !strings.Contains(log, "access_key_id=[redacted]") || !strings.Contains(log, "Using ipvs Proxier") {
+		t.Errorf("agent log in the bundle:\n%s", log)
+	}
+	for name, data := range files {
+		for _, c := range []string{ak, secret} {
+			if strings.Contains(string(data), c) {
+				t.Errorf("%s carries the canary %s", name, c)
+			}
+		}
+	}
+}

@@ -13,25 +13,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/cluster"
 )
 
 // Paths inside the archive.
 const (
-	Root         = "acknet-bundle"
-	SnapshotFile = "snapshot.json"
-	ReportFile   = "report.json"
-	ManifestFile = "MANIFEST.json"
-	ManifestText = "MANIFEST.txt"
-	VersionFile  = "version.txt"
-	ActivityFile = "acknet.log"
-	LogsDir      = "logs"
+	Root          = "acknet-bundle"
+	SnapshotFile  = "snapshot.json"
+	NodeFactsFile = "nodefacts.json"
+	ReportFile    = "report.json"
+	ManifestFile  = "MANIFEST.json"
+	ManifestText  = "MANIFEST.txt"
+	VersionFile   = "version.txt"
+	ActivityFile  = "acknet.log"
+	LogsDir       = "logs"
 )
 
 // The MANIFEST's kind.
@@ -190,46 +194,100 @@ func ReadsOf(s *cluster.Snapshot) (denied, skipped []Item) {
 	return denied, skipped
 }
 
-// Open reads a bundle's snapshot and MANIFEST.
-func Open(file string) (*cluster.Snapshot, *Manifest, error) {
+// NodeFacts is the nodefacts.json of a bundle made with --node-checks: what
+// each node's debug pod gave back, redacted, by node.
+type NodeFacts struct {
+	APIVersion string                     `json:"apiVersion"`
+	Kind       string                     `json:"kind"`
+	Nodes      map[string]*checks.NodeRaw `json:"nodes"`
+}
+
+// NodeFactsKind is the kind of nodefacts.json.
+const NodeFactsKind = "NodeFacts"
+
+// RedactNodeFacts redacts the scripts' output in place (it holds no
+// credentials by design; this is the belt to those braces).
+func RedactNodeFacts(raws map[string]*checks.NodeRaw) []Redaction {
+	var out []Redaction
+	for _, node := range slices.Sorted(maps.Keys(raws)) {
+		for _, name := range slices.Sorted(maps.Keys(raws[node].Sections)) {
+			sec := raws[node].Sections[name]
+			if text, n := Text(sec.Output); n > 0 {
+				sec.Output = text
+				out = append(out, Redaction{Where: "node " + node + " script " + name, What: "credentials in the output", Count: n})
+			}
+		}
+	}
+	return out
+}
+
+// Contents is what Open read of a bundle.
+type Contents struct {
+	Snapshot *cluster.Snapshot
+	Manifest *Manifest
+	// Nodes are the raw node facts; nil when the bundle was made without
+	// --node-checks.
+	Nodes map[string]*checks.NodeRaw
+}
+
+// Open reads a bundle's snapshot, MANIFEST and node facts.
+func Open(file string) (*Contents, error) {
+	snap, m, nodes, err := open(file)
+	if err != nil {
+		return nil, err
+	}
+	return &Contents{Snapshot: snap, Manifest: m, Nodes: nodes}, nil
+}
+
+func open(file string) (*cluster.Snapshot, *Manifest, map[string]*checks.NodeRaw, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer func() { _ = f.Close() }()
 	gz, err := gzip.NewReader(f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: not a bundle (gzip: %w)", file, err)
+		return nil, nil, nil, fmt.Errorf("%s: not a bundle (gzip: %w)", file, err)
 	}
 	tr := tar.NewReader(gz)
 	var snap *cluster.Snapshot
 	var m *Manifest
+	var nodes map[string]*checks.NodeRaw
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", file, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", file, err)
 		}
 		switch hdr.Name {
 		case path.Join(Root, SnapshotFile):
 			if snap, err = cluster.Decode(io.LimitReader(tr, 256<<20)); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", file, err)
+				return nil, nil, nil, fmt.Errorf("%s: %w", file, err)
 			}
+		case path.Join(Root, NodeFactsFile):
+			var nf NodeFacts
+			if err := json.NewDecoder(io.LimitReader(tr, 256<<20)).Decode(&nf); err != nil {
+				return nil, nil, nil, fmt.Errorf("%s: %s: %w", file, NodeFactsFile, err)
+			}
+			if nf.Kind != NodeFactsKind || nf.APIVersion != ManifestAPIVersion {
+				return nil, nil, nil, fmt.Errorf("%s: %s: %s %s, want %s %s", file, NodeFactsFile, nf.APIVersion, nf.Kind, ManifestAPIVersion, NodeFactsKind)
+			}
+			nodes = nf.Nodes
 		case path.Join(Root, ManifestFile):
 			data, err := io.ReadAll(io.LimitReader(tr, 16<<20))
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", file, err)
+				return nil, nil, nil, fmt.Errorf("%s: %w", file, err)
 			}
 			m = &Manifest{}
 			if err := json.NewDecoder(bytes.NewReader(data)).Decode(m); err != nil {
-				return nil, nil, fmt.Errorf("%s: MANIFEST: %w", file, err)
+				return nil, nil, nil, fmt.Errorf("%s: MANIFEST: %w", file, err)
 			}
 		}
 	}
 	if snap == nil || m == nil {
-		return nil, nil, fmt.Errorf("%s: not a kubectl-acknet bundle (no %s or %s)", file, SnapshotFile, ManifestFile)
+		return nil, nil, nil, fmt.Errorf("%s: not a kubectl-acknet bundle (no %s or %s)", file, SnapshotFile, ManifestFile)
 	}
-	return snap, m, nil
+	return snap, m, nodes, nil
 }

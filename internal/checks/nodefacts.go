@@ -181,6 +181,24 @@ func (p *NodeFactPlan) Parse(secs map[string]*nodescripts.Section) *NodeFacts {
 	return f
 }
 
+// NodeRaw is what one node's debug pod gave back, before parsing: a bundle
+// keeps it and a replay parses it again with the same plan.
+type NodeRaw struct {
+	Err      string                          `json:"err,omitempty"`
+	Sections map[string]*nodescripts.Section `json:"sections,omitempty"`
+	Pods     []flannelgc.Pod                 `json:"pods,omitempty"`
+}
+
+// Facts parses a node's raw output as Parse does.
+func (p *NodeFactPlan) Facts(r *NodeRaw) *NodeFacts {
+	if r.Err != "" {
+		return &NodeFacts{Err: r.Err}
+	}
+	f := p.Parse(r.Sections)
+	f.Pods = r.Pods
+	return f
+}
+
 // NodeFacts is what doctor --node-checks gathered on one node.
 type NodeFacts struct {
 	// Err is set when the node could not be examined at all (no pod, no exec).

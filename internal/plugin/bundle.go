@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/bundle"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
@@ -33,12 +35,15 @@ type BundleOptions struct {
 	genericiooptions.IOStreams
 	Global *GlobalOptions
 
-	Output    string
-	Since     time.Duration
-	LogLines  int64
-	ChunkSize int64
+	Output     string
+	Since      time.Duration
+	LogLines   int64
+	ChunkSize  int64
+	NodeChecks bool
+	NodeOptions
 
 	client kubernetes.Interface
+	config *rest.Config
 	server string
 	now    time.Time
 }
@@ -73,6 +78,8 @@ doctor printed on the live cluster, in every output format.`,
 	f.DurationVar(&o.Since, "since", time.Hour, "How far back to read the agents' logs")
 	f.Int64Var(&o.LogLines, "log-lines", 2000, "At most this many lines of each agent's log")
 	f.Int64Var(&o.ChunkSize, "chunk-size", cluster.DefaultChunkSize, "Page size of LIST requests")
+	f.BoolVar(&o.NodeChecks, "node-checks", false, "Also keep the node facts of doctor --node-checks: one debug pod per node (all nodes unless --node or -l)")
+	o.addFlags(f)
 	return cmd
 }
 
@@ -86,7 +93,7 @@ func (o *BundleOptions) Complete() error {
 	if err != nil {
 		return err
 	}
-	o.client, o.server = cs, cfg.Host
+	o.client, o.config, o.server = cs, cfg, cfg.Host
 	return nil
 }
 
@@ -98,7 +105,16 @@ func (o *BundleOptions) Validate() error {
 	if !strings.HasSuffix(o.Output, ".tar.gz") && !strings.HasSuffix(o.Output, ".tgz") {
 		return usageErr("-o %s: a bundle is a .tar.gz", o.Output)
 	}
-	return nil
+	if !o.NodeChecks {
+		if len(o.Nodes) > 0 || o.Selector != "" || o.AllNodes {
+			return usageErr("--node, -l and --all-nodes choose the nodes of --node-checks; add --node-checks")
+		}
+		return nil
+	}
+	if len(o.Nodes) == 0 && o.Selector == "" {
+		o.AllNodes = true
+	}
+	return o.validate()
 }
 
 // activity is the plugin's own log, kept in the bundle.
@@ -142,7 +158,19 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	// The report of what the archive holds: what doctor --from-bundle
 	// prints, and what doctor printed live.
 	env := checks.NewEnv(snap)
-	rep := report.Build(env, o.server, checks.Run(env, defaultDoctorChecks()))
+	selected := defaultDoctorChecks(o.NodeChecks)
+	var raws map[string]*checks.NodeRaw
+	if o.NodeChecks {
+		act.logf("node checks: debug pods in %s", o.Namespace)
+		facts, r, err := o.gatherNodeFacts(ctx, o.client, o.config, o.ErrOut, env)
+		if err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		env.NodeFacts, raws = facts, r
+		reds = append(reds, bundle.RedactNodeFacts(raws)...)
+		act.logf("node checks: %d nodes", len(raws))
+	}
+	rep := report.Build(env, o.server, checks.Run(env, selected))
 	var repJSON bytes.Buffer
 	if err := (report.Printer{Format: "json"}).Print(&repJSON, rep); err != nil {
 		return err
@@ -164,6 +192,19 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	}
 	if err := w.Add(bundle.ReportFile, "doctor's report", repJSON.Bytes()); err != nil {
 		return err
+	}
+	if raws != nil {
+		var nf bytes.Buffer
+		enc := json.NewEncoder(&nf)
+		enc.SetIndent("", " ")
+		if err := enc.Encode(bundle.NodeFacts{APIVersion: bundle.ManifestAPIVersion, Kind: bundle.NodeFactsKind, Nodes: raws}); err != nil {
+			return err
+		}
+		if err := w.Add(bundle.NodeFactsFile, "what each node's debug pod gave back (doctor --from-bundle --node-checks parses it)", nf.Bytes()); err != nil {
+			return err
+		}
+	} else {
+		m.Skipped = append(m.Skipped, bundle.Item{What: "node facts", Reason: "not asked for (bundle --node-checks)"})
 	}
 	for _, l := range logs {
 		what := fmt.Sprintf("%s/%s", l.Pod.Namespace, l.Pod.Name)
@@ -239,11 +280,12 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// defaultDoctorChecks are the checks plain `doctor` runs.
-func defaultDoctorChecks() []checks.Check {
+// defaultDoctorChecks are the checks `doctor` runs without --checks (and
+// with --node-checks when nodes is true).
+func defaultDoctorChecks(nodes bool) []checks.Check {
 	var out []checks.Check
 	for _, c := range checks.All() {
-		if !c.Node && !c.Cloud {
+		if (!c.Node || nodes) && !c.Cloud {
 			out = append(out, c)
 		}
 	}

@@ -182,8 +182,8 @@ func (o *DoctorOptions) Validate() error {
 	if o.ChunkSize < 1 {
 		return usageErr("--chunk-size must be positive")
 	}
-	if o.FromBundle != "" && (o.NodeChecks || o.Cloud || o.Logs || len(o.VSwitchCIDRs) > 0) {
-		return usageErr("--from-bundle replays what the bundle read: --node-checks, --cloud, --logs and --vswitch-cidrs need a live cluster")
+	if o.FromBundle != "" && (o.Cloud || o.Logs || len(o.VSwitchCIDRs) > 0) {
+		return usageErr("--from-bundle replays what the bundle read: --cloud, --logs and --vswitch-cidrs need a live cluster")
 	}
 	if !o.Cloud && (o.Region != "" || o.CloudEndpoint != "" || o.RouteEntryQuota != checks.DefaultRouteEntryQuota) {
 		return usageErr("--region, --cloud-endpoint and --route-entry-quota configure --cloud; add --cloud")
@@ -268,7 +268,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	env := checks.NewEnv(snap)
 	env.Cloud, env.RouteEntryQuota = o.cloudFacts, o.RouteEntryQuota
 	if o.NodeChecks {
-		facts, err := o.gatherNodeFacts(ctx, env)
+		facts, _, err := o.gatherNodeFacts(ctx, o.client, o.config, o.ErrOut, env)
 		if err != nil {
 			return err
 		}
@@ -279,13 +279,27 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 }
 
 // replay runs the checks on a bundle's snapshot, as doctor did live.
+// With --node-checks it parses the node facts the bundle kept.
 func (o *DoctorOptions) replay() error {
-	snap, m, err := bundle.Open(o.FromBundle)
+	b, err := bundle.Open(o.FromBundle)
 	if err != nil {
 		return fmt.Errorf("--from-bundle: %w", err)
 	}
-	env := checks.NewEnv(snap)
-	rep := report.Build(env, m.Server, checks.Run(env, o.selected))
+	env := checks.NewEnv(b.Snapshot)
+	if o.NodeChecks {
+		if b.Nodes == nil {
+			return fmt.Errorf("--from-bundle %s: the bundle has no node facts (make it with kubectl acknet bundle --node-checks)", o.FromBundle)
+		}
+		plan, err := checks.PlanNodeFacts(env)
+		if err != nil {
+			return err
+		}
+		env.NodeFacts = map[string]*checks.NodeFacts{}
+		for node, raw := range b.Nodes {
+			env.NodeFacts[node] = plan.Facts(raw)
+		}
+	}
+	rep := report.Build(env, b.Manifest.Server, checks.Run(env, o.selected))
 	return o.Print(o.Out, o.Global.NoColor, rep)
 }
 

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 	"github.com/kubectl-acknet/kubectl-acknet/internal/flannelgc"
@@ -13,51 +17,54 @@ import (
 
 // gatherNodeFacts runs the node scripts that apply to this cluster in one
 // debug pod per node and parses each script's section (checks.PlanNodeFacts).
-func (o *DoctorOptions) gatherNodeFacts(ctx context.Context, env *checks.Env) (map[string]*checks.NodeFacts, error) {
+// It also returns what each node gave back, unparsed, for a bundle.
+func (n *NodeOptions) gatherNodeFacts(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, errOut io.Writer, env *checks.Env) (map[string]*checks.NodeFacts, map[string]*checks.NodeRaw, error) {
 	var nodes []string
-	if o.AllNodes && env.S.ReadErr("nodes") == nil {
-		for _, n := range env.S.Nodes {
-			nodes = append(nodes, n.Name)
+	if n.AllNodes && env.S.ReadErr("nodes") == nil {
+		for _, node := range env.S.Nodes {
+			nodes = append(nodes, node.Name)
 		}
 	} else {
 		var err error
-		if nodes, err = o.resolve(ctx, o.client); err != nil {
-			return nil, err
+		if nodes, err = n.resolve(ctx, cs); err != nil {
+			return nil, nil, err
 		}
 	}
 	plan, err := checks.PlanNodeFacts(env)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var pods map[string][]flannelgc.Pod
 	if plan.NeedsPods {
-		if pods, err = podsOnNodes(ctx, o.client, nodes); err != nil {
-			return nil, err
+		if pods, err = podsOnNodes(ctx, cs, nodes); err != nil {
+			return nil, nil, err
 		}
 	}
 
-	runner := o.runner(o.client, o.config, progressWriter(o.ErrOut))
-	defer o.onInterrupt(ctx, runner)()
+	runner := n.runner(cs, cfg, progressWriter(errOut))
+	defer n.onInterrupt(ctx, runner)()
 	argv, err := nodescripts.Command(plan.Script, runner.HostRoot(), plan.Vars)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	facts := map[string]*checks.NodeFacts{}
+	raws := map[string]*checks.NodeRaw{}
 	for _, out := range runner.Collect(ctx, "node-checks", nodes, func(string) ([]string, error) { return argv, nil }) {
 		// A script that failed still printed the sections of the others
 		// (nodescripts.Combined); only a pod that gave nothing back is
 		// the node's error.
+		raw := &checks.NodeRaw{Pods: pods[out.Node]}
 		var failed *nodeexec.ExecError
 		if out.Err != nil && !errors.As(out.Err, &failed) {
-			facts[out.Node] = &checks.NodeFacts{Err: out.Err.Error()}
-			continue
+			raw = &checks.NodeRaw{Err: out.Err.Error()}
+		} else {
+			raw.Sections = nodescripts.SplitSections(out.Stdout)
 		}
-		f := plan.Parse(nodescripts.SplitSections(out.Stdout))
-		f.Pods = pods[out.Node]
-		facts[out.Node] = f
+		raws[out.Node] = raw
+		facts[out.Node] = plan.Facts(raw)
 	}
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("node checks interrupted: %w", ctx.Err())
+		return nil, nil, fmt.Errorf("node checks interrupted: %w", ctx.Err())
 	}
-	return facts, nil
+	return facts, raws, nil
 }

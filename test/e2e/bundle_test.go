@@ -192,7 +192,9 @@ func TestRealBundleRedactsAgentLogs(t *testing.T) {
 		}}},
 	}
 	createPod(t, p)
-	t.Cleanup(func() { _ = cs.CoreV1().Pods("kube-system").Delete(context.Background(), p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace}) })
+	t.Cleanup(func() {
+		_ = cs.CoreV1().Pods("kube-system").Delete(context.Background(), p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace})
+	})
 	for try := 0; ; try++ {
 		logs, err := cs.CoreV1().Pods("kube-system").GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(context.Background())
 		if err == nil && strings.Contains(string(logs), "Using ipvs Proxier") {
@@ -219,5 +221,41 @@ func TestRealBundleRedactsAgentLogs(t *testing.T) {
 				t.Errorf("%s carries the canary %s", name, c)
 			}
 		}
+	}
+}
+
+// TestRealBundleKeepsNodeFacts: a bundle made with --node-checks replays
+// the node checks: doctor --from-bundle --node-checks prints the report the
+// bundle recorded (the node facts are read once, by the bundle).
+func TestRealBundleKeepsNodeFacts(t *testing.T) {
+	useRealRig(t)
+	file := filepath.Join(t.TempDir(), "b.tar.gz")
+	if r := acknet(t, "bundle", "--node-checks", "-o", file); r.code != 0 {
+		t.Fatalf("bundle: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	files := readArchive(t, file)
+	if _, ok := files["acknet-bundle/nodefacts.json"]; !ok {
+		t.Fatal("no nodefacts.json")
+	}
+	replay := acknet(t, "doctor", "--from-bundle", file, "--node-checks", "-o", "json")
+	if replay.stdout != string(files["acknet-bundle/report.json"]) {
+		t.Errorf("replay differs from the bundle's report:\n--- bundle\n%s\n--- replay\n%s", files["acknet-bundle/report.json"], replay.stdout)
+	}
+	rep := parseReport(t, replay)
+	for _, id := range []string{"node.conntrack-usage", "node.flannel-ip-leak"} {
+		if st := rep.status(id); st == "(absent)" || st == "skip" {
+			t.Errorf("%s = %s (%s): the node facts were not replayed", id, st, rep.summary(id))
+		}
+	}
+	if debugPodsLeft(t) != 0 {
+		t.Error("debug pods left")
+	}
+	// Without node facts in the bundle, --node-checks says so.
+	plain := filepath.Join(t.TempDir(), "p.tar.gz")
+	if r := acknet(t, "bundle", "-o", plain); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := acknet(t, "doctor", "--from-bundle", plain, "--node-checks"); r.code != 1 || !strings.Contains(r.stderr, "the bundle has no node facts") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
 }

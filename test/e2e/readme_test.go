@@ -31,6 +31,8 @@ type transcript struct {
 	// cloud names a world file the local Alibaba Cloud API plays for the
 	// steps; {endpoint} in their args is its URL, the demo key is set.
 	cloud string
+	// inTemp runs the steps in a new empty directory (files they write).
+	inTemp bool
 }
 
 type step struct {
@@ -45,6 +47,10 @@ var readmeTranscripts = []transcript{
 	{name: "doctor-demo", scenario: "flannel-broken", steps: []step{{args: []string{"doctor"}}}},
 	{name: "ipv6-verify", scenario: "ipv6-mixed", steps: []step{{args: []string{"ipv6", "verify", "-n", "mall"}}}},
 	{name: "version", steps: []step{{args: []string{"version"}}}},
+	{name: "bundle", scenario: "flannel-broken", inTemp: true, steps: []step{
+		{args: []string{"bundle", "-o", "flannel-broken.tar.gz"}},
+		{args: []string{"doctor", "--from-bundle", "flannel-broken.tar.gz", "--checks", "flannel.*"}},
+	}},
 	{name: "doctor-cloud", scenario: "cloud-terway", cloud: "test/scenarios/cloud-terway/cloud/demo.yaml",
 		steps: []step{{args: []string{"doctor", "--cloud", "--cloud-endpoint", "{endpoint}", "--checks", "cloud.*"},
 			show: "kubectl acknet doctor --cloud --cloud-endpoint {endpoint} --checks 'cloud.*'"}}},
@@ -102,6 +108,8 @@ var (
 		regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`),
 		readmeBackupRe,
 		regexp.MustCompile(`go[0-9][0-9a-z.+-]* [a-z0-9]+/[a-z0-9]+|devel [^ ]+ [a-z0-9]+/[a-z0-9]+`),
+		// A bundle's size varies with its timestamps' digits.
+		regexp.MustCompile(`\(\d+(\.\d+)? (B|kB|MB), \d+ files\)`),
 	}
 	// What also differs on real nodes: addresses, IDs, ages, counts. The
 	// nodes' names hold their addresses: they become node-A, node-B first.
@@ -170,6 +178,10 @@ func (tr transcript) run(t *testing.T) string {
 		endpoint = startCloud(t, w).URL()
 		env = []string{cloud.EnvAccessKeyID + "=" + cloudKeyID, cloud.EnvAccessKeySecret + "=" + cloudKeySecret}
 	}
+	dir := ""
+	if tr.inTemp {
+		dir = t.TempDir()
+	}
 	var b strings.Builder
 	backup := ""
 	for _, s := range tr.steps {
@@ -181,7 +193,7 @@ func (tr transcript) run(t *testing.T) string {
 		if show == "" {
 			show = "kubectl acknet " + strings.Join(args, " ")
 		}
-		out, code := runCombined(t, env, args...)
+		out, code := runCombined(t, dir, env, args...)
 		fmt.Fprintf(&b, "$ %s\n%s", show, out)
 		if code != 0 {
 			fmt.Fprintf(&b, "(exit %d)\n", code)
@@ -195,12 +207,13 @@ func (tr transcript) run(t *testing.T) string {
 
 // runCombined runs the plugin with stdout and stderr on one pipe, so the
 // transcript shows them in the order a terminal would.
-func runCombined(t *testing.T, env []string, args ...string) (string, int) {
+func runCombined(t *testing.T, dir string, env []string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl-acknet"), args...)
 	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), env...)
+	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if strings.Contains(string(out), "internal error") {
 		t.Errorf("%v printed an internal error:\n%s", args, out)

@@ -40,12 +40,16 @@ func Text(s string) (string, int) {
 	n := 0
 	for i, re := range secretText {
 		s = re.ReplaceAllStringFunc(s, func(m string) string {
-			n++
 			if i == 1 {
 				// Keep the key's name: the reader sees what was there.
 				sm := re.FindStringSubmatch(m)
+				if sm[4] == Redacted {
+					return m // an earlier pattern took the value out
+				}
+				n++
 				return sm[1] + sm[3] + Redacted
 			}
+			n++
 			if i == 5 {
 				k, _, _ := strings.Cut(m, ":")
 				return k + ": " + Redacted

@@ -34,6 +34,9 @@ func TestTextRedactsCredentials(t *testing.T) {
 			t.Errorf("Text(%q) = %q (%d), want it to keep %q", tc.in, got, n, tc.keep)
 		}
 	}
+	if got, n := Text("calling with access_key_id=" + canaryAK); n != 1 || got != "calling with access_key_id=[redacted]" {
+		t.Errorf("one credential counted %d times: %q", n, got)
+	}
 	if got, n := Text("I1202 07:00:00 proxier.go:100] Using ipvs Proxier"); n != 0 {
 		t.Errorf("ordinary line changed: %q", got)
 	}

@@ -255,7 +255,10 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 		}
 	}
 	if len(m.Denied) > 0 {
-		fmt.Fprintf(o.Out, "denied by RBAC (listed in MANIFEST.txt): %d reads\n", len(m.Denied))
+		fmt.Fprintf(o.Out, "denied by RBAC: %d (listed in MANIFEST.txt)\n", len(m.Denied))
+	}
+	if len(m.Skipped) > 0 {
+		fmt.Fprintf(o.Out, "skipped: %d (listed in MANIFEST.txt)\n", len(m.Skipped))
 	}
 	if st.Size() > bundle.SizeLimit {
 		fmt.Fprintf(o.ErrOut, "warning: %s is %s, over the 25 MB attachment limit of common trackers; cut --since or --log-lines\n", o.Output, humanBytes(st.Size()))

@@ -211,6 +211,7 @@ func TestRealBundleRedactsAgentLogs(t *testing.T) {
 		t.Fatalf("bundle: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	files := readArchive(t, file)
+	t.Logf("MANIFEST:\n%s", files["acknet-bundle/MANIFEST.txt"])
 	log := string(files["acknet-bundle/logs/kube-system/acknet-log-canary.log"])
 	if !strings.Contains(log, "access_key_id=[redacted]") || !strings.Contains(log, "Using ipvs Proxier") {
 		t.Errorf("agent log in the bundle:\n%s", log)

@@ -49,7 +49,8 @@ var readmeTranscripts = []transcript{
 	{name: "version", steps: []step{{args: []string{"version"}}}},
 	{name: "bundle", scenario: "flannel-broken", inTemp: true, steps: []step{
 		{args: []string{"bundle", "-o", "flannel-broken.tar.gz"}},
-		{args: []string{"doctor", "--from-bundle", "flannel-broken.tar.gz", "--checks", "flannel.*"}},
+		{args: []string{"doctor", "--from-bundle", "flannel-broken.tar.gz", "--checks", "flannel.*"},
+			show: "kubectl acknet doctor --from-bundle flannel-broken.tar.gz --checks 'flannel.*'"},
 	}},
 	{name: "doctor-cloud", scenario: "cloud-terway", cloud: "test/scenarios/cloud-terway/cloud/demo.yaml",
 		steps: []step{{args: []string{"doctor", "--cloud", "--cloud-endpoint", "{endpoint}", "--checks", "cloud.*"},

@@ -67,6 +67,15 @@ func plantLeak(t *testing.T, i int) string {
 // runSignalled starts the plugin and sends sig after delay.
 func runSignalled(t *testing.T, sig syscall.Signal, delay time.Duration, args ...string) result {
 	t.Helper()
+	ready := make(chan struct{})
+	time.AfterFunc(delay, func() { close(ready) })
+	return runSignalledWhen(t, sig, ready, args...)
+}
+
+// runSignalledWhen sends sig once ready is closed (or after a minute: the
+// moment never came).
+func runSignalledWhen(t *testing.T, sig syscall.Signal, ready <-chan struct{}, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "kubectl-acknet"), args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	var out, errb strings.Builder
@@ -75,7 +84,11 @@ func runSignalled(t *testing.T, sig syscall.Signal, delay time.Duration, args ..
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(delay)
+	select {
+	case <-ready:
+	case <-time.After(time.Minute):
+		t.Error("the moment to signal never came")
+	}
 	_ = cmd.Process.Signal(sig)
 	err := cmd.Wait()
 	r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
@@ -132,26 +145,37 @@ func TestRealDebugPodLifecycle(t *testing.T) {
 			sig: syscall.SIGINT, delay: 5 * time.Second, code: 1, message: "context canceled"},
 		{name: "SIGTERM while the script runs", args: gc, lock: true,
 			sig: syscall.SIGTERM, delay: 5 * time.Second, code: 1, message: "context canceled"},
+		// Signalled when the proxy holds the first delete, not after a
+		// fixed delay: on a loaded machine the pod may not have ended yet.
 		{name: "Ctrl-C while the pod is being deleted", args: []string{"conntrack", "--node", nodeName(0)}, proxy: http.MethodDelete,
-			sig: syscall.SIGINT, delay: 2500 * time.Millisecond, message: "interrupted: deleting the debug pods"},
+			sig: syscall.SIGINT, message: "interrupted: deleting the debug pods"},
 	}
 	var table []string
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
 			kc := kubeconfig
+			var held <-chan struct{}
 			switch f.proxy {
 			case http.MethodPost:
 				kc = newSlowProxy(t, 3*time.Second, isPodCall(f.proxy)).kubeconfig
 			case http.MethodDelete:
-				kc = newHoldingProxy(t, 3*time.Second, isPodCall(f.proxy)).kubeconfig
+				var p *proxy
+				p, held = newNotifyingHoldProxy(t, 3*time.Second, isPodCall(f.proxy))
+				kc = p.kubeconfig
 			}
 			if f.lock {
 				defer holdLock(t, 0, 90*time.Second)()
 			}
 			var r result
-			if f.sig != 0 {
+			switch {
+			case f.sig != 0 && held != nil:
+				old := kubeconfig
+				kubeconfig = kc
+				r = runSignalledWhen(t, f.sig, held, f.args...)
+				kubeconfig = old
+			case f.sig != 0:
 				r = runSignalledWith(t, kc, f.sig, f.delay, f.args...)
-			} else {
+			default:
 				r = runWith(t, kc, f.args...)
 			}
 			// Checked at once: the plugin must have deleted before exiting.

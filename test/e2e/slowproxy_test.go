@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +45,20 @@ func newHoldingProxy(t *testing.T, delay time.Duration, hold func(*http.Request)
 			time.Sleep(delay)
 		}
 	}, nil)
+}
+
+// newNotifyingHoldProxy is newHoldingProxy that also closes the channel
+// when it starts to hold the first request.
+func newNotifyingHoldProxy(t *testing.T, delay time.Duration, hold func(*http.Request) bool) (*proxy, <-chan struct{}) {
+	t.Helper()
+	held := make(chan struct{})
+	var once sync.Once
+	return newProxy(t, func(r *http.Request) {
+		if hold(r) {
+			once.Do(func() { close(held) })
+			time.Sleep(delay)
+		}
+	}, nil), held
 }
 
 func newProxy(t *testing.T, before func(*http.Request), after func(*http.Response)) *proxy {

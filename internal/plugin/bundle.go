@@ -167,7 +167,17 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("bundle: %w", err)
 		}
 		env.NodeFacts, raws = facts, r
-		reds = append(reds, bundle.RedactNodeFacts(raws)...)
+		if nr := bundle.RedactNodeFacts(raws); len(nr) > 0 {
+			// Judge what the archive keeps, as the replay will.
+			plan, err := checks.PlanNodeFacts(env)
+			if err != nil {
+				return err
+			}
+			for node, raw := range raws {
+				env.NodeFacts[node] = plan.Facts(raw)
+			}
+			reds = append(reds, nr...)
+		}
 		act.logf("node checks: %d nodes", len(raws))
 	}
 	rep := report.Build(env, o.server, checks.Run(env, selected))

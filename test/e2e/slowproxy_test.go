@@ -35,20 +35,9 @@ func newSlowProxy(t *testing.T, delay time.Duration, slow func(*http.Request) bo
 	})
 }
 
-// newHoldingProxy holds matching requests before forwarding them: the
-// server acts only after delay, and not at all when the client gives up
-// meanwhile (the forwarded request carries the client's context).
-func newHoldingProxy(t *testing.T, delay time.Duration, hold func(*http.Request) bool) *proxy {
-	t.Helper()
-	return newProxy(t, func(r *http.Request) {
-		if hold(r) {
-			time.Sleep(delay)
-		}
-	}, nil)
-}
-
-// newNotifyingHoldProxy is newHoldingProxy that also closes the channel
-// when it starts to hold the first request.
+// newNotifyingHoldProxy holds the requests hold picks for delay before
+// they reach the server, so a plugin that exits without waiting leaves the
+// object; it closes the channel when it starts to hold the first one.
 func newNotifyingHoldProxy(t *testing.T, delay time.Duration, hold func(*http.Request) bool) (*proxy, <-chan struct{}) {
 	t.Helper()
 	held := make(chan struct{})

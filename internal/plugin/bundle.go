@@ -188,6 +188,11 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	act.logf("ran %d checks", len(rep.Checks))
 
 	logs := bundle.Logs(ctx, o.client, snap.Pods.SystemPods, bundle.LogOptions{Since: o.Since, Lines: o.LogLines, MaxBytes: 4 << 20})
+	// Ctrl-C stops the bundle: an archive whose logs were cut short by the
+	// user is not one to attach to a ticket.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bundle: interrupted while reading the agents' logs; nothing written: %w", err)
+	}
 	m := &bundle.Manifest{Created: o.now, Server: o.server, PluginVersion: Version,
 		Command: fmt.Sprintf("kubectl acknet bundle --since %s --log-lines %d", o.Since, o.LogLines)}
 	m.Denied, m.Skipped = bundle.ReadsOf(snap)

@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -171,6 +173,38 @@ func TestBundleOfAUserWhoCannotListEvents(t *testing.T) {
 	}
 	if !strings.Contains(string(files["acknet-bundle/MANIFEST.txt"]), "denied (RBAC):\n  events: Forbidden") {
 		t.Errorf("MANIFEST.txt:\n%s", files["acknet-bundle/MANIFEST.txt"])
+	}
+}
+
+// TestBundleInterrupted: Ctrl-C while the agents' logs are read ends the
+// bundle with no archive, not with one whose logs are missing.
+func TestBundleInterrupted(t *testing.T) {
+	load(t, "flannel-healthy")
+	// An agent pod, so there is a log to read (the scenario's DaemonSets
+	// have none on kwok).
+	agent := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-proxy-worker-x1", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-proxy-worker"}},
+		Spec:       corev1.PodSpec{NodeName: "cn-hangzhou.192.168.3.10", Containers: []corev1.Container{{Name: "kube-proxy-worker", Image: "kube-proxy"}}},
+	}
+	createPod(t, agent)
+	t.Cleanup(func() {
+		_ = adminClient(t).CoreV1().Pods("kube-system").Delete(context.Background(), agent.Name, metav1.DeleteOptions{})
+	})
+	// The bundle's own log reads, which set a byte limit (doctor's read of
+	// kube-proxy's log, before, does not).
+	p, held := newNotifyingHoldProxy(t, 5*time.Second, func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/log") && r.URL.Query().Get("limitBytes") != ""
+	})
+	file := filepath.Join(t.TempDir(), "b.tar.gz")
+	old := kubeconfig
+	kubeconfig = p.kubeconfig
+	r := runSignalledWhen(t, syscall.SIGINT, held, "bundle", "-o", file)
+	kubeconfig = old
+	if r.code != 1 || !strings.Contains(r.stderr, "interrupted while reading the agents' logs; nothing written") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("%s: %v, want no archive", file, err)
 	}
 }
 

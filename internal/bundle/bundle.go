@@ -210,6 +210,11 @@ const NodeFactsKind = "NodeFacts"
 func RedactNodeFacts(raws map[string]*checks.NodeRaw) []Redaction {
 	var out []Redaction
 	for _, node := range slices.Sorted(maps.Keys(raws)) {
+		// A failed node's error carries the script's stderr.
+		if text, n := Text(raws[node].Err); n > 0 {
+			raws[node].Err = text
+			out = append(out, Redaction{Where: "node " + node + " error", What: "credentials in the message", Count: n})
+		}
 		for _, name := range slices.Sorted(maps.Keys(raws[node].Sections)) {
 			sec := raws[node].Sections[name]
 			if text, n := Text(sec.Output); n > 0 {

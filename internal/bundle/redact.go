@@ -2,7 +2,9 @@ package bundle
 
 import (
 	"encoding/json"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,43 +23,117 @@ type Redaction struct {
 
 // secretKey matches the names of keys that hold credentials: eni-config's
 // access_key / access_secret of older Terway, tokens, passwords, keys.
-var secretKey = regexp.MustCompile(`(?i)(access[_-]?key|access[_-]?secret|secret|token|password|passwd|credential|private[_-]?key|client[_-]?key)`)
+var secretKey = regexp.MustCompile(`(?i)(access[_-]?key|access[_-]?secret|secret|token|password|passwd|passphrase|credential|private[_-]?key|client[_-]?key|api[_-]?key)`)
 
-// secretText matches credentials in free text (logs, kubeconfigs): an
-// AccessKey ID, KEY=VALUE and KEY: VALUE pairs of secretKey names, bearer
-// tokens, JWTs, PEM private keys and kubeconfig key/cert data.
-var secretText = []*regexp.Regexp{
-	regexp.MustCompile(`\bLTAI[0-9A-Za-z]{8,}`),
-	regexp.MustCompile(`(?i)\b(access[_-]?key[_-]?(id|secret)?|access[_-]?secret|secret|token|password|passwd)("?\s*[:=]\s*"?)([^\s",}]+)`),
-	regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+`),
-	regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+`),
-	regexp.MustCompile(`(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----`),
-	regexp.MustCompile(`(client-key-data|client-certificate-data|certificate-authority-data):\s*\S+`),
+// secretName is a key name in free text that ends in a credential word,
+// with any prefix: ALIBABA_CLOUD_ACCESS_KEY_SECRET, client_secret,
+// SecurityToken, refresh-token.
+const secretName = `(?i)([\w.-]*(?:access[_-]?key(?:[_-]?(?:id|secret))?|access[_-]?secret|secret|token|password|passwd|passphrase|credentials?|private[_-]?key|api[_-]?key))`
+
+// A rule takes one form of credential out of free text. With keyValue, the
+// first three groups are the key's name, the separator and the value; the
+// name is kept so the reader sees what was there.
+type rule struct {
+	re       *regexp.Regexp
+	keyValue bool
+}
+
+// secretText are the credential forms of logs, kubeconfigs, command lines
+// and events, in order: a Bearer token before the KEY: VALUE rule, so
+// "token: Bearer X" loses X and not the word Bearer.
+var secretText = []rule{
+	{re: regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+`)},
+	{re: regexp.MustCompile(`LTAI[0-9A-Za-z]{8,}`)},
+	{re: regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+`)},
+	// A key cut by --log-lines or the byte limit has no END line.
+	{re: regexp.MustCompile(`(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)`)},
+	{re: regexp.MustCompile(`((?:client-key|client-certificate|certificate-authority)-data)("?\s*:\s*)("[^"\n]*"|[^\s"]+)`), keyValue: true},
+	// KEY: VALUE (YAML, JSON, log fields): a quoted value, or the rest of
+	// the line, as a YAML value may hold spaces.
+	{re: regexp.MustCompile(secretName + `("?\s*:\s*)("[^"\n]*"|'[^'\n]*'|[^\s"'][^\n]*)`), keyValue: true},
+	// KEY=VALUE (flags, environment, log fields): a quoted value or one word.
+	{re: regexp.MustCompile(secretName + `("?\s*=\s*)("[^"\n]*"|'[^'\n]*'|[^\s"',}&]+)`), keyValue: true},
 }
 
 // Text redacts credentials in free text and says how many it took out.
 func Text(s string) (string, int) {
 	n := 0
-	for i, re := range secretText {
-		s = re.ReplaceAllStringFunc(s, func(m string) string {
-			if i == 1 {
-				// Keep the key's name: the reader sees what was there.
-				sm := re.FindStringSubmatch(m)
-				if sm[4] == Redacted {
-					return m // an earlier pattern took the value out
-				}
+	for _, r := range secretText {
+		s = r.re.ReplaceAllStringFunc(s, func(m string) string {
+			if !r.keyValue {
 				n++
-				return sm[1] + sm[3] + Redacted
+				return Redacted
+			}
+			sm := r.re.FindStringSubmatch(m)
+			value := sm[3]
+			if strings.Contains(value, Redacted) && len(value) <= len(Redacted)+2 {
+				return m // an earlier rule took the value out
 			}
 			n++
-			if i == 5 {
-				k, _, _ := strings.Cut(m, ":")
-				return k + ": " + Redacted
+			if q := value[0]; q == '"' || q == '\'' {
+				return sm[1] + sm[2] + string(q) + Redacted + string(q)
 			}
-			return Redacted
+			return sm[1] + sm[2] + Redacted
 		})
 	}
 	return s, n
+}
+
+// Snapshot redacts, in place, every free text of what doctor read: the
+// ConfigMaps, the DaemonSets' command lines (an agent's --api-key=...),
+// events' and node conditions' messages, and the log lines doctor kept.
+func Snapshot(s *cluster.Snapshot) []Redaction {
+	out := ConfigMaps(s)
+	text := func(where, what string, v *string) {
+		if t, n := Text(*v); n > 0 {
+			*v = t
+			out = append(out, Redaction{Where: where, What: what, Count: n})
+		}
+	}
+	for i := range s.DaemonSets {
+		d := &s.DaemonSets[i]
+		for j := range d.Containers {
+			c := &d.Containers[j]
+			n := 0
+			for k := range c.Args {
+				t, m := Text(c.Args[k])
+				c.Args[k], n = t, n+m
+			}
+			// Flags split as "--token" "VALUE" carry the value alone.
+			for k := 1; k < len(c.Args); k++ {
+				if flag := strings.TrimLeft(c.Args[k-1], "-"); flag != c.Args[k-1] && !strings.Contains(flag, "=") &&
+					secretKey.MatchString(flag) && !strings.HasPrefix(c.Args[k], "-") && c.Args[k] != Redacted {
+					c.Args[k], n = Redacted, n+1
+				}
+			}
+			if n > 0 {
+				out = append(out, Redaction{Where: d.Namespace + "/DaemonSet/" + d.Name + " container " + c.Name, What: "credentials in the command line", Count: n})
+			}
+		}
+	}
+	for i := range s.Events {
+		e := &s.Events[i]
+		text(e.Namespace+"/Event of "+e.Kind+"/"+e.Name, "credentials in the message", &e.Message)
+	}
+	for i := range s.Nodes {
+		if c := s.Nodes[i].NetworkUnavailable; c != nil {
+			text("Node/"+s.Nodes[i].Name+" NetworkUnavailable", "credentials in the message", &c.Message)
+		}
+	}
+	if s.Logs != nil {
+		for _, pod := range slices.Sorted(maps.Keys(s.Logs.Lines)) {
+			lines := s.Logs.Lines[pod]
+			n := 0
+			for k := range lines {
+				t, m := Text(lines[k])
+				lines[k], n = t, n+m
+			}
+			if n > 0 {
+				out = append(out, Redaction{Where: "log lines doctor kept of " + pod, What: "credentials in log lines", Count: n})
+			}
+		}
+	}
+	return out
 }
 
 // ConfigMaps redacts the snapshot's ConfigMaps in place: the values of keys
@@ -86,7 +162,7 @@ func ConfigMaps(s *cluster.Snapshot) []Redaction {
 			}
 			if v, n, ok := redactJSON(data[k]); ok && n > 0 {
 				data[k] = v
-				out = append(out, Redaction{Where: where, What: "JSON fields named like credentials", Count: n})
+				out = append(out, Redaction{Where: where, What: "credentials in JSON fields", Count: n})
 				continue
 			}
 			if v, n := Text(data[k]); n > 0 {
@@ -111,8 +187,10 @@ func redactJSON(text string) (string, int, bool) {
 		return text, 0, false
 	}
 	n := 0
-	var walk func(v any)
-	walk = func(v any) {
+	// walk returns v redacted: values of keys named like credentials, and
+	// credentials in any other string (a note quoting a key).
+	var walk func(v any) any
+	walk = func(v any) any {
 		switch x := v.(type) {
 		case map[string]any:
 			for k, c := range x {
@@ -121,15 +199,20 @@ func redactJSON(text string) (string, int, bool) {
 					n++
 					continue
 				}
-				walk(c)
+				x[k] = walk(c)
 			}
 		case []any:
-			for _, c := range x {
-				walk(c)
+			for i, c := range x {
+				x[i] = walk(c)
 			}
+		case string:
+			t, m := Text(x)
+			n += m
+			return t
 		}
+		return v
 	}
-	walk(doc)
+	doc = walk(doc)
 	if n == 0 {
 		return text, 0, true
 	}

@@ -390,6 +390,11 @@ func (e *Env) routeTablesToCheck() []cloud.RouteTable {
 			out = append(out, t)
 		}
 	}
+	if len(out) == 0 {
+		// Only stale IDs (cloud.route-tables says so): the routes are
+		// missing from every table the VPC has.
+		return e.Cloud.RouteTables
+	}
 	return out
 }
 
@@ -469,7 +474,9 @@ func cloudRouteEntries(e *Env) Result {
 				Message:     fmt.Sprintf("route table %s holds %d custom entries, its quota is %d: the route of the next node cannot be added (it stays NetworkUnavailable)", t.ID, used, quota),
 				Remediation: "Raise the route table's entry quota in the Quota Center, or delete stale entries; pass the new quota with --route-entry-quota"})
 		case used*100 >= quota*RouteQuotaWarnPercent:
-			raise(StatusWarn)
+			// The catalog's severity: a table this near its quota fails
+			// the next node pools' scale-out.
+			raise(StatusFail)
 			findings = append(findings, Finding{Object: "routetable/" + t.ID,
 				Message:     fmt.Sprintf("route table %s holds %d of %d custom entries: %d more nodes before it is full", t.ID, used, quota, quota-used),
 				Remediation: "Raise the route table's entry quota in the Quota Center before adding nodes; pass the new quota with --route-entry-quota"})
@@ -522,10 +529,24 @@ func cloudRouteTables(e *Env) Result {
 		ids = append(ids, t.ID)
 		inVPC[t.ID] = true
 	}
-	if len(tables) <= 1 {
-		return Pass("the VPC has %s: %s", count(len(tables), "route table"), strings.Join(ids, ", "))
-	}
 	configured, ok, why := e.ccmRouteTables()
+	if len(tables) <= 1 {
+		// One table is found without configuration; a stale ID is not.
+		var stale []string
+		for _, id := range configured {
+			if !inVPC[id] {
+				stale = append(stale, id)
+			}
+		}
+		if len(stale) == 0 {
+			return Pass("the VPC has %s: %s", count(len(tables), "route table"), strings.Join(ids, ", "))
+		}
+		return WithFindings(StatusFail, fmt.Sprintf("routeTableIDs (%s) names route tables the VPC does not have", strings.Join(configured, ",")), []Finding{{
+			Object:      "kube-system/ConfigMap/" + cluster.CMCloudConfig,
+			Message:     fmt.Sprintf("routeTableIDs names %s, not a route table of the VPC (which has %s): the cloud-controller-manager adds no pod routes there", strings.Join(stale, ", "), strings.Join(ids, ", ")),
+			Remediation: fmt.Sprintf("Set Global.routeTableIDs to %q in key cloud-config.conf of kube-system/cloud-config (or leave it empty) and restart the cloud-controller-manager", strings.Join(ids, ",")),
+		}})
+	}
 	if !ok {
 		return Skip("the VPC has %d route tables and %s", len(tables), why)
 	}
@@ -625,23 +646,34 @@ func cloudSNAT(e *Env) Result {
 		gws = append(gws, g.ID)
 	}
 	var findings []Finding
+	var missing []string
 	for _, id := range targets {
 		vs, ok := e.Cloud.VSwitches[id]
-		if ok && snatCovers(gateways, vs) {
+		if !ok {
+			// Not in the VPC: cloud.vswitch-headroom fails on it; no SNAT
+			// entry can cover what does not exist.
+			missing = append(missing, id)
 			continue
 		}
-		cidr := "CIDR unknown"
-		if ok {
-			cidr = vs.CIDR.String()
+		if snatCovers(gateways, vs) {
+			continue
 		}
+		cidr := vs.CIDR.String()
 		findings = append(findings, Finding{Object: "vswitch/" + id,
 			Message:     fmt.Sprintf("%s %s (%s) has no SNAT entry on the VPC's NAT gateway (%s): pods that leave through it cannot reach the Internet", what, id, cidr, strings.Join(gws, ", ")),
 			Remediation: "Add an SNAT entry for " + id + " on the NAT gateway (console: NAT Gateway > SNAT Management), or an EIP per pod where that is the design"})
 	}
-	if len(findings) == 0 {
-		return Pass("every %s has an SNAT entry (%s)", what, count(len(targets), "vSwitch"))
+	notInVPC := ""
+	if len(missing) > 0 {
+		notInVPC = fmt.Sprintf("; not in the VPC, not judged: %s", strings.Join(missing, ", "))
 	}
-	return WithFindings(StatusWarn, fmt.Sprintf("%s of %d without an SNAT entry", count(len(findings), what), len(targets)), findings)
+	if len(findings) == 0 {
+		if len(missing) == len(targets) {
+			return Skip("no %s is in the VPC%s", what, notInVPC)
+		}
+		return Pass("every %s has an SNAT entry (%s)%s", what, count(len(targets)-len(missing), "vSwitch"), notInVPC)
+	}
+	return WithFindings(StatusWarn, fmt.Sprintf("%s of %d without an SNAT entry%s", count(len(findings), what), len(targets)-len(missing), notInVPC), findings)
 }
 
 // snatCovers: an entry for the vSwitch itself, or one whose source CIDR

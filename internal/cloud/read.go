@@ -488,7 +488,13 @@ func call[R any](ctx context.Context, c *Client, action string, fn func(*sdk) (R
 		resp, err = fn(s)
 		return err
 	})
-	return resp, err
+	if err != nil {
+		// resp is not read: after Ctrl-C the abandoned call may still be
+		// writing it.
+		var zero R
+		return zero, err
+	}
+	return resp, nil
 }
 
 // maxPages bounds every paged list: a server that never says "last page"

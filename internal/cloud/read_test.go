@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -522,6 +526,38 @@ func TestCtrlCEndsTheReadAtOnce(t *testing.T) {
 	if d := time.Since(started); d > 2*time.Second {
 		t.Errorf("the read took %s after the context ended", d)
 	}
+}
+
+// Ctrl-C while calls are in flight: the read returns at once, and (under
+// -race) nothing reads what an abandoned call is still writing.
+func TestCtrlCDuringCalls(t *testing.T) {
+	s := start(t, world())
+	target, err := url.Parse(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Second)
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+	c, err := cloud.NewClient(cloud.Options{Region: "cn-hangzhou", Endpoint: slow.URL, Env: envOf(staticEnv()), Home: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	started := time.Now()
+	_, err = c.Read(ctx, allParts)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("want the context's error, got %v", err)
+	}
+	if d := time.Since(started); d > 900*time.Millisecond {
+		t.Errorf("the read took %s, it waited for a call", d)
+	}
+	// Let the abandoned calls finish while the test still runs.
+	time.Sleep(1500 * time.Millisecond)
 }
 
 func TestRedactorCatchesEveryForm(t *testing.T) {

@@ -152,8 +152,8 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	}
 	act.logf("read the cluster: %d nodes, %d pods, %d Services, %d DaemonSets, %d events, %d ConfigMaps, %d reads failed",
 		len(snap.Nodes), snap.Pods.Total, len(snap.Services), len(snap.DaemonSets), len(snap.Events), len(snap.ConfigMaps), len(snap.Reads))
-	reds := bundle.ConfigMaps(snap)
-	act.logf("redacted ConfigMaps: %d places", len(reds))
+	reds := bundle.Snapshot(snap)
+	act.logf("redacted what was read: %d places", len(reds))
 
 	// The report of what the archive holds: what doctor --from-bundle
 	// prints, and what doctor printed live.
@@ -194,7 +194,7 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("bundle: interrupted while reading the agents' logs; nothing written: %w", err)
 	}
 	m := &bundle.Manifest{Created: o.now, Server: o.server, PluginVersion: Version,
-		Command: fmt.Sprintf("kubectl acknet bundle --since %s --log-lines %d", o.Since, o.LogLines)}
+		Command: o.command()}
 	m.Denied, m.Skipped = bundle.ReadsOf(snap)
 	m.Redactions = reds
 	w := bundle.NewWriter(f, m)
@@ -220,6 +220,9 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 		}
 	} else {
 		m.Skipped = append(m.Skipped, bundle.Item{What: "node facts", Reason: "not asked for (bundle --node-checks)"})
+	}
+	if len(snap.Pods.SystemPods) == 0 && snap.ReadErr(cluster.ReadPods) == nil {
+		m.Skipped = append(m.Skipped, bundle.Item{What: "agents' logs", Reason: "no kube-proxy, Terway or Flannel pod in kube-system"})
 	}
 	for _, l := range logs {
 		what := fmt.Sprintf("%s/%s", l.Pod.Namespace, l.Pod.Name)
@@ -279,6 +282,26 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "warning: %s is %s, over the 25 MB attachment limit of common trackers; cut --since or --log-lines\n", o.Output, humanBytes(st.Size()))
 	}
 	return nil
+}
+
+// command is what ran, for the MANIFEST: the flags that change what the
+// bundle holds (not -o, not the kubeconfig's flags, which can carry a token).
+func (o *BundleOptions) command() string {
+	c := fmt.Sprintf("kubectl acknet bundle --since %s --log-lines %d", o.Since, o.LogLines)
+	if o.ChunkSize != cluster.DefaultChunkSize {
+		c += fmt.Sprintf(" --chunk-size %d", o.ChunkSize)
+	}
+	if !o.NodeChecks {
+		return c
+	}
+	c += " --node-checks"
+	switch {
+	case len(o.Nodes) > 0:
+		c += " --node " + strings.Join(o.Nodes, ",")
+	case o.Selector != "":
+		c += " -l " + o.Selector
+	}
+	return c
 }
 
 func orAll(c string) string {

@@ -447,8 +447,8 @@ func (o *FlannelGCOptions) printPlans(nodes []string, plans map[string]*nodePlan
 		if applied {
 			mode = "applied after a second scan"
 		}
-		fmt.Fprintf(w, "node %s: %d allocations, %d leaked (%s); the runtime (%s) lists %d sandboxes\n",
-			n, len(p.Leaked)+len(p.Kept), len(p.Leaked), mode, np.runtime.Name, len(np.runtime.Sandboxes))
+		fmt.Fprintf(w, "node %s: %s, %d leaked (%s); the runtime (%s) lists %s\n",
+			n, checks.Count(len(p.Leaked)+len(p.Kept), "allocation"), len(p.Leaked), mode, np.runtime.Name, checks.Count(len(np.runtime.Sandboxes), "sandbox"))
 		if len(p.Leaked)+len(p.Kept) == 0 {
 			fmt.Fprintln(w)
 			continue
@@ -480,7 +480,7 @@ func (o *FlannelGCOptions) printPlans(nodes []string, plans map[string]*nodePlan
 	}
 	_ = w.Flush()
 	if !applied && !onlyRefused && leakedTotal > 0 {
-		fmt.Fprintf(o.Out, "%s; nothing was changed. To release them: add --apply\n", checks.Count(leakedTotal, "leaked IP"))
+		fmt.Fprintf(o.Out, "%s; nothing was changed. To release them: add --apply (and --yes when not on a terminal)\n", checks.Count(leakedTotal, "leaked IP"))
 	}
 }
 

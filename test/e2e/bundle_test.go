@@ -114,7 +114,7 @@ func TestBundleRedactsAndNeverReadsSecrets(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("bundle: exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"redacted:", "kube-system/ConfigMap/eni-config key access_key: the whole value", "kube-system/ConfigMap/eni-config key eni_conf: JSON fields named like credentials (2)"} {
+	for _, want := range []string{"redacted:", "kube-system/ConfigMap/eni-config key access_key: the whole value", "kube-system/ConfigMap/eni-config key eni_conf: credentials in JSON fields (2)"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the user is not shown %q:\n%s", want, r.stdout)
 		}

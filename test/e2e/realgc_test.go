@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubectl-acknet/kubectl-acknet/internal/checks"
 )
 
 const cb0 = "var/lib/cni/networks/cb0"
@@ -90,12 +92,12 @@ func TestRealFlannelGC(t *testing.T) {
 		}
 	}
 	sort.Strings(wantLeaked)
-	header := fmt.Sprintf("node %s: %d allocations, %d leaked", node, len(files), len(wantLeaked))
+	header := fmt.Sprintf("node %s: %s, %d leaked", node, checks.Count(len(files), "allocation"), len(wantLeaked))
 	// listed is the runtime's count in gc's output; it must be what the
 	// runtime lists: the pods' sandboxes and that of gc's own debug pod,
 	// give or take the sandboxes of earlier debug pods that the kubelet has
 	// not collected yet (it does so every minute).
-	listed := regexp.MustCompile(`the runtime \(crictl\) lists (\d+) sandboxes`)
+	listed := regexp.MustCompile(`the runtime \(crictl\) lists (\d+) sandbox(es)?\b`)
 	checkListed := func(t *testing.T, out string, before int) {
 		t.Helper()
 		after := sandboxCount(t, 0)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 	"time"
 
@@ -35,35 +34,50 @@ type AgentLog struct {
 }
 
 // Logs reads the recent logs of the network agents' pods (one request per
-// pod, a bounded pool), redacts them, and returns them sorted by pod.
-func Logs(ctx context.Context, cs kubernetes.Interface, pods []cluster.PodRef, o LogOptions) []AgentLog {
+// pod, a bounded pool), redacts them, and hands each to sink as it is read,
+// from the caller's goroutine: at most Concurrency logs are held at once,
+// whatever the number of nodes. A sink error stops the reads and is
+// returned.
+func Logs(ctx context.Context, cs kubernetes.Interface, pods []cluster.PodRef, o LogOptions, sink func(AgentLog) error) error {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
 	}
-	out := make([]AgentLog, len(pods))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	jobs := make(chan int)
+	results := make(chan AgentLog)
 	var wg sync.WaitGroup
 	for w := 0; w < o.Concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				out[i] = readLog(ctx, cs, pods[i], o)
+				results <- readLog(ctx, cs, pods[i], o)
 			}
 		}()
 	}
-	for i := range pods {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
+	go func() {
+		defer close(results)
+		defer wg.Wait()
+		defer close(jobs)
+		for i := range pods {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var err error
+	for l := range results {
+		if err != nil {
+			continue // drain: the workers end once cancelled
+		}
+		if err = sink(l); err != nil {
+			cancel()
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].Pod.Namespace+"/"+out[i].Pod.Name < out[j].Pod.Namespace+"/"+out[j].Pod.Name
-	})
-	return out
+	return err
 }
 
 func readLog(ctx context.Context, cs kubernetes.Interface, p cluster.PodRef, o LogOptions) AgentLog {

@@ -330,6 +330,9 @@ func cloudENIQuota(e *Env) Result {
 			Remediation: "A larger instance type for this node pool, or maxPods at most the ENI capacity plus the host-network pods; in shared ENI mode more pods fit than in exclusive ENI mode"})
 	}
 	if checked == 0 {
+		if err := e.Cloud.Err(cloud.PartInstances); err != nil {
+			return Skip("no node's instance type is known: no label %s, and cannot read the %s: %s", LabelInstanceType, cloud.PartInstances, err.Error())
+		}
 		return Skip("no node's instance type is known (label %s)", LabelInstanceType)
 	}
 	suffix := ""
@@ -459,7 +462,7 @@ func cloudRouteEntries(e *Env) Result {
 				findings = append(findings, Finding{Object: "node/" + n.Name, Node: n.Name,
 					Message:     fmt.Sprintf("pod CIDR %s has no route entry in route table %s: pods on other nodes (and vSwitches bound to %s) cannot reach this node's pods", cidr, t.ID, t.ID),
 					Remediation: fmt.Sprintf("Check the cloud-controller-manager's events and logs; add a custom route %s -> %s in %s", cidr, id, t.ID)})
-			case !containsString(en.NextHops, id):
+			case !slices.Contains(en.NextHops, id):
 				raise(StatusFail)
 				findings = append(findings, Finding{Object: "node/" + n.Name, Node: n.Name,
 					Message:     fmt.Sprintf("the route for pod CIDR %s in %s points to %s, not to the node's instance %s", cidr, t.ID, strings.Join(en.NextHops, ","), id),
@@ -503,15 +506,6 @@ func ipv4PodCIDR(n *cluster.Node) string {
 		}
 	}
 	return ""
-}
-
-func containsString(l []string, s string) bool {
-	for _, v := range l {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func cloudRouteTables(e *Env) Result {

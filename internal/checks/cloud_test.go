@@ -149,6 +149,8 @@ func cloudCases() []checkCase {
 		{id: "cloud.eni-quota", kind: kNA, name: "flannel", snap: flannel2().withCloud(), want: StatusSkip, contains: "not applicable"},
 		{id: "cloud.eni-quota", kind: kForbidden, name: "denied", snap: terwayCluster().withCloud(denied(cloud.PartInstanceTypes, "ecs:DescribeInstanceTypes")),
 			want: StatusSkip, contains: "ecs:DescribeInstanceTypes"},
+		{id: "cloud.eni-quota", kind: kForbidden, name: "no type label and instances denied", snap: terwayCluster().node("n1", ecsNode("n1", "i-n1", "", "", 20)).withCloud(itype("ecs.g7.large", 3, 10), denied(cloud.PartInstances, "ecs:DescribeInstances")),
+			want: StatusSkip, contains: "ecs:DescribeInstances"},
 
 		// cloud.route-entries
 		{id: "cloud.route-entries", kind: kTrigger, name: "missing route", snap: flannelRoutes(routeTable("vtb-a", nil, route("172.20.1.0/24", "i-n1"))),

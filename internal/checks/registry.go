@@ -151,7 +151,7 @@ func All() []Check {
 			Evidence: "vpc:DescribeVSwitches (CIDRs of the pod vSwitches); pod IPs while paging pods.",
 			Fix:      "Drain the node, detach the stale ENI, add the node back."},
 		{ID: "cloud.eni-quota", Title: "ENI quota of the nodes' instance types", Severity: "warn", Run: cloudENIQuota, Cloud: true,
-			Why:      "Cloud (--cloud), Terway ENI modes: per node, the pods Terway can give addresses to on its instance type, (EniQuantity - 1) x EniPrivateIpAddressQuantity in shared ENI mode and EniQuantity - 1 in exclusive ENI mode (the primary ENI is the node's own), against the pods holding pod-network addresses there and the node's maxPods (allocatable pods). Warn when it is below either: pods beyond it stay ContainerCreating.",
+			Why:      "Cloud (--cloud), Terway ENI modes: per node, the pods Terway can give addresses to on its instance type, (EniQuantity - 1) x EniPrivateIpAddressQuantity in shared ENI mode and EniQuantity - 1 in exclusive ENI mode (the primary ENI is the node's own), against the pods holding pod-network addresses there and the node's maxPods (allocatable pods; not in exclusive ENI mode, where the scheduler counts the aliyun/eni resource instead). Warn when it is below either: pods beyond it stay ContainerCreating.",
 			Evidence: "ecs:DescribeInstanceTypes of the nodes' types (label node.kubernetes.io/instance-type, else ecs:DescribeInstances), 10 types per call; node allocatable pods; pods per node.",
 			Fix:      "A larger instance type for the node pool, lower maxPods, or shared instead of exclusive ENI."},
 		{ID: "cloud.route-entries", Title: "VPC routes of Flannel pod CIDRs", Severity: "fail", Run: cloudRouteEntries, Cloud: true,

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -137,13 +139,20 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
-	done := false
+	var done atomic.Bool
 	defer func() {
 		_ = f.Close()
-		if !done {
+		if !done.Load() {
 			_ = os.Remove(o.Output)
 		}
 	}()
+	// A second Ctrl-C exits at once: the partial archive goes even then,
+	// or it would block the next run (never overwritten) and look whole.
+	defer atExit(ctx, func() {
+		if !done.Load() {
+			_ = os.Remove(o.Output)
+		}
+	})()
 	act := &activity{start: time.Now()}
 	act.logf("kubectl-acknet %s: bundle of %s", Version, o.server)
 	snap, err := cluster.Read(ctx, o.client, cluster.Options{ChunkSize: o.ChunkSize})
@@ -187,12 +196,6 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	}
 	act.logf("ran %d checks", len(rep.Checks))
 
-	logs := bundle.Logs(ctx, o.client, snap.Pods.SystemPods, bundle.LogOptions{Since: o.Since, Lines: o.LogLines, MaxBytes: 4 << 20})
-	// Ctrl-C stops the bundle: an archive whose logs were cut short by the
-	// user is not one to attach to a ticket.
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("bundle: interrupted while reading the agents' logs; nothing written: %w", err)
-	}
 	m := &bundle.Manifest{Created: o.now, Server: o.server, PluginVersion: Version,
 		Command: o.command()}
 	m.Denied, m.Skipped = bundle.ReadsOf(snap)
@@ -224,7 +227,10 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if len(snap.Pods.SystemPods) == 0 && snap.ReadErr(cluster.ReadPods) == nil {
 		m.Skipped = append(m.Skipped, bundle.Item{What: "agents' logs", Reason: "no kube-proxy, Terway or Flannel pod in kube-system"})
 	}
-	for _, l := range logs {
+	// Each log goes into the archive as it is read: memory holds a few
+	// logs, not one per node.
+	var logReds []bundle.Redaction
+	err = bundle.Logs(ctx, o.client, snap.Pods.SystemPods, bundle.LogOptions{Since: o.Since, Lines: o.LogLines, MaxBytes: 4 << 20}, func(l bundle.AgentLog) error {
 		what := fmt.Sprintf("%s/%s", l.Pod.Namespace, l.Pod.Name)
 		if l.Err != nil {
 			it := bundle.Item{What: "log of " + what, Reason: l.Err.Error()}
@@ -234,17 +240,28 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 				m.Skipped = append(m.Skipped, it)
 			}
 			act.logf("log of %s: %v", what, l.Err)
-			continue
+			return nil
 		}
 		name := filepath.ToSlash(filepath.Join(bundle.LogsDir, l.Pod.Namespace, l.Pod.Name+".log"))
 		if err := w.Add(name, fmt.Sprintf("%s log (%s), last %s, at most %d lines", l.Pod.Detail, orAll(l.Container), o.Since, o.LogLines), l.Data); err != nil {
 			return err
 		}
 		if l.Redactions > 0 {
-			m.Redactions = append(m.Redactions, bundle.Redaction{Where: "log of " + what, What: "credentials in log lines", Count: l.Redactions})
+			logReds = append(logReds, bundle.Redaction{Where: "log of " + what, What: "credentials in log lines", Count: l.Redactions})
 		}
 		act.logf("log of %s: %d bytes", what, len(l.Data))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	// Ctrl-C stops the bundle: an archive whose logs were cut short by the
+	// user is not one to attach to a ticket.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bundle: interrupted while reading the agents' logs; nothing written: %w", err)
+	}
+	sort.Slice(logReds, func(i, j int) bool { return logReds[i].Where < logReds[j].Where })
+	m.Redactions = append(m.Redactions, logReds...)
 	if err := w.Add(bundle.VersionFile, "the plugin's version", []byte(versionLine()+"\n")); err != nil {
 		return err
 	}
@@ -258,7 +275,7 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
-	done = true
+	done.Store(true)
 	st, err := f.Stat()
 	if err != nil {
 		return err

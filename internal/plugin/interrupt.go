@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,9 @@ type interrupts struct {
 	mu        sync.Mutex
 	msg       string
 	leftovers func() []string
+	// atExit runs on the second interrupt, before the exit: what a
+	// command must undo even then (a partial file).
+	atExit []func()
 }
 
 type interruptsKey struct{}
@@ -51,8 +55,11 @@ func WithInterrupts(parent context.Context, errOut io.Writer, exit func(int)) (c
 		select {
 		case <-sigs:
 			in.mu.Lock()
-			leftovers := in.leftovers
+			leftovers, fns := in.leftovers, slices.Clone(in.atExit)
 			in.mu.Unlock()
+			for _, fn := range fns {
+				fn()
+			}
 			if leftovers == nil {
 				fmt.Fprintln(errOut, "exiting")
 			} else {
@@ -86,6 +93,24 @@ func onInterrupt(ctx context.Context, msg string, leftovers func() []string) fun
 		in.mu.Lock()
 		defer in.mu.Unlock()
 		in.msg, in.leftovers = prevMsg, prevLeft
+	}
+}
+
+// atExit registers fn to run when a second interrupt exits at once; the
+// returned func unregisters it. Without WithInterrupts it does nothing.
+func atExit(ctx context.Context, fn func()) func() {
+	in, ok := ctx.Value(interruptsKey{}).(*interrupts)
+	if !ok {
+		return func() {}
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.atExit = append(in.atExit, fn)
+	i := len(in.atExit) - 1
+	return func() {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		in.atExit[i] = func() {}
 	}
 }
 

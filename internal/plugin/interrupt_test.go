@@ -5,8 +5,10 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -92,4 +94,38 @@ func TestOnInterruptRestores(t *testing.T) {
 		t.Errorf("after restore %q", in.msg)
 	}
 	onInterrupt(context.Background(), "x", nil)() // must not panic
+}
+
+// What must be undone even on the second interrupt (a partial file) runs
+// before the exit; what was unregistered does not.
+func TestSecondInterruptRunsAtExit(t *testing.T) {
+	exited := make(chan int, 1)
+	ctx, stop := WithInterrupts(context.Background(), io.Discard, func(code int) { exited <- code })
+	defer stop()
+	file := filepath.Join(t.TempDir(), "partial.tar.gz")
+	if err := os.WriteFile(file, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ranOther atomic.Bool
+	atExit(ctx, func() { ranOther.Store(true) })()
+	defer atExit(ctx, func() { _ = os.Remove(file) })()
+	for i := 0; i < 2; i++ {
+		if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			<-ctx.Done()
+		}
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second interrupt did not exit")
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("the partial file is still there: %v", err)
+	}
+	if ranOther.Load() {
+		t.Error("an unregistered function ran")
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-acknet/kubectl-acknet/internal/nodeexec"
@@ -188,7 +189,18 @@ func TestBundleInterrupted(t *testing.T) {
 	}
 	createPod(t, agent)
 	t.Cleanup(func() {
-		_ = adminClient(t).CoreV1().Pods("kube-system").Delete(context.Background(), agent.Name, metav1.DeleteOptions{})
+		// Gone before the next test counts pods (kwok keeps a pod deleted
+		// with a grace period until the period ends).
+		cs := adminClient(t)
+		zero := int64(0)
+		_ = cs.CoreV1().Pods("kube-system").Delete(context.Background(), agent.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		for i := 0; i < 100; i++ {
+			if _, err := cs.CoreV1().Pods("kube-system").Get(context.Background(), agent.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("pod kube-system/%s still there", agent.Name)
 	})
 	// The bundle's own log reads, which set a byte limit (doctor's read of
 	// kube-proxy's log, before, does not).

@@ -508,56 +508,55 @@ func TestTemporaryCredentialsRefreshUnderLoad(t *testing.T) {
 	}
 }
 
+// Ctrl-C ends the read at once, while backing off from throttling and
+// while calls are in flight; and (under -race) nothing reads what an
+// abandoned call is still writing.
 func TestCtrlCEndsTheReadAtOnce(t *testing.T) {
-	w := world()
-	w.Throttle = map[string]int{"DescribeVSwitches": -1, "DescribeNatGateways": -1}
-	s := start(t, w)
-	c, err := cloud.NewClient(cloud.Options{Region: "cn-hangzhou", Endpoint: s.URL(), Env: envOf(staticEnv()), Home: t.TempDir(), Backoff: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	throttled := world()
+	throttled.Throttle = map[string]int{"DescribeVSwitches": -1, "DescribeNatGateways": -1}
+	tests := []struct {
+		name   string
+		w      *cloudtest.World
+		delay  time.Duration // of every answer
+		within time.Duration
+	}{
+		{name: "backing off", w: throttled, within: 2 * time.Second},
+		{name: "calls in flight", w: world(), delay: time.Second, within: 900 * time.Millisecond},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	started := time.Now()
-	_, err = c.Read(ctx, allParts)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("want the context's error, got %v", err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			endpoint := start(t, tc.w).URL()
+			if tc.delay > 0 {
+				target, err := url.Parse(endpoint)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rp := httputil.NewSingleHostReverseProxy(target)
+				slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					time.Sleep(tc.delay)
+					rp.ServeHTTP(w, r)
+				}))
+				t.Cleanup(slow.Close)
+				endpoint = slow.URL
+			}
+			c, err := cloud.NewClient(cloud.Options{Region: "cn-hangzhou", Endpoint: endpoint, Env: envOf(staticEnv()), Home: t.TempDir(), Backoff: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			started := time.Now()
+			_, err = c.Read(ctx, allParts)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("want the context's error, got %v", err)
+			}
+			if d := time.Since(started); d > tc.within {
+				t.Errorf("the read took %s, want at most %s", d, tc.within)
+			}
+			// Let abandoned calls finish while the test still runs.
+			time.Sleep(tc.delay + 500*time.Millisecond)
+		})
 	}
-	if d := time.Since(started); d > 2*time.Second {
-		t.Errorf("the read took %s after the context ended", d)
-	}
-}
-
-// Ctrl-C while calls are in flight: the read returns at once, and (under
-// -race) nothing reads what an abandoned call is still writing.
-func TestCtrlCDuringCalls(t *testing.T) {
-	s := start(t, world())
-	target, err := url.Parse(s.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(time.Second)
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(slow.Close)
-	c, err := cloud.NewClient(cloud.Options{Region: "cn-hangzhou", Endpoint: slow.URL, Env: envOf(staticEnv()), Home: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	started := time.Now()
-	_, err = c.Read(ctx, allParts)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("want the context's error, got %v", err)
-	}
-	if d := time.Since(started); d > 900*time.Millisecond {
-		t.Errorf("the read took %s, it waited for a call", d)
-	}
-	// Let the abandoned calls finish while the test still runs.
-	time.Sleep(1500 * time.Millisecond)
 }
 
 func TestRedactorCatchesEveryForm(t *testing.T) {
